@@ -1,0 +1,46 @@
+# Every target bootstraps its own virtualenv: a fresh clone needs only python3 and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# SAM CLI pins its own boto3, so it lives in a venv of its own instead of conflicting with ours.
+SAMVENV := .venv-sam
+SAM     := $(SAMVENV)/bin/sam
+SCENARIO ?= basic
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: test lint typecheck unit template drill bench reliability clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(SAM):
+	test -d $(SAMVENV) || $(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet --upgrade pip
+	$(SAMVENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+
+test: lint typecheck unit template
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -n 2
+
+template: $(STAMP) $(SAM)
+	$(SAM) validate --lint --template template.yaml
+	$(BIN)/cfn-lint template.yaml
+
+drill: $(STAMP)
+	@echo "make drill: not yet (issue 4)"
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,187 @@
+"""Value types shared by the plan, the executor and the state store. Frozen; Enums, not strings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+AZ_ID_PATTERN = re.compile(r"^[a-z]{2,5}[0-9]-az[0-9]{1,2}$")
+AZ_NAME_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9][a-z]$")
+
+JsonValue = Any
+"""A value that round-trips through JSON: what before- and after-images hold."""
+
+
+class Phase(StrEnum):
+    DATA_PLANE = "data_plane"
+    CONTROL_PLANE = "control_plane"
+
+
+class StepKind(StrEnum):
+    ZONAL_SHIFT = "zonal_shift"
+    ROUTE53_WEIGHT = "route53_weight"
+    ASG_PROCESSES = "asg_processes"
+    ASG_SUBNETS = "asg_subnets"
+
+
+class Outcome(StrEnum):
+    """What a step did. PLANNED and IN_PROGRESS are not final; the rest are."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in_progress"
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    PENDING = "pending"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    REVERTED = "reverted"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (Outcome.PLANNED, Outcome.IN_PROGRESS)
+
+
+class Status(StrEnum):
+    """An evacuation's status."""
+
+    PLANNED = "PLANNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    EVACUATED = "EVACUATED"
+    DEGRADED = "DEGRADED"
+    REFUSED = "REFUSED"
+    RECOVERING = "RECOVERING"
+    RECOVERED = "RECOVERED"
+
+    @property
+    def is_active(self) -> bool:
+        """Active evacuations hold the AZ: they count against max_evacuated_azs."""
+        return self in (Status.IN_PROGRESS, Status.EVACUATED, Status.DEGRADED, Status.RECOVERING)
+
+
+class Trigger(StrEnum):
+    ALARM = "alarm"
+    MANUAL = "manual"
+    PRACTICE = "practice"
+    RECONCILE = "reconcile"
+
+
+@dataclass(frozen=True)
+class StepKey:
+    """Identifies one step of an evacuation: kind plus resource is unique within a plan."""
+
+    kind: StepKind
+    resource: str
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.resource}"
+
+    @classmethod
+    def parse(cls, text: str) -> StepKey:
+        kind, _, resource = text.partition(":")
+        return cls(StepKind(kind), resource)
+
+
+PHASE_OF: Mapping[StepKind, Phase] = {
+    StepKind.ZONAL_SHIFT: Phase.DATA_PLANE,
+    StepKind.ROUTE53_WEIGHT: Phase.DATA_PLANE,
+    StepKind.ASG_PROCESSES: Phase.CONTROL_PLANE,
+    StepKind.ASG_SUBNETS: Phase.CONTROL_PLANE,
+}
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One intended change, decided from an observation: what is there, and what we want."""
+
+    key: StepKey
+    current: JsonValue
+    intended: JsonValue
+    needs_change: bool
+    skip_reason: str | None = None
+    group: str = ""
+    """Steps that share a group run in one worker in plan order (an ASG; a hosted zone's batch)."""
+
+    @property
+    def phase(self) -> Phase:
+        return PHASE_OF[self.key.kind]
+
+    @property
+    def kind(self) -> StepKind:
+        return self.key.kind
+
+    @property
+    def resource(self) -> str:
+        return self.key.resource
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered steps of one evacuation, data plane first. Built without changing anything."""
+
+    workload: str
+    az_id: str
+    steps: tuple[PlannedStep, ...]
+    refusals: tuple[str, ...] = ()
+
+    def in_phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
+        return tuple(s for s in self.steps if s.phase is phase)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What the state store keeps per step. `before` is written once, before the first mutation."""
+
+    key: StepKey
+    outcome: Outcome = Outcome.PLANNED
+    before: JsonValue = None
+    after: JsonValue = None
+    error: str | None = None
+    reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: int = 0
+
+    @property
+    def phase(self) -> Phase:
+        return PHASE_OF[self.key.kind]
+
+    @property
+    def changed_something(self) -> bool:
+        """True when this evacuation may have mutated the resource (so recover must look at it)."""
+        return self.before is not None and self.outcome in (
+            Outcome.IN_PROGRESS,
+            Outcome.APPLIED,
+            Outcome.PENDING,
+            Outcome.FAILED,
+        )
+
+    def evolve(self, **changes: Any) -> StepRecord:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Evacuation:
+    """The evacuation record: one per (workload, AZ) while active."""
+
+    evacuation_id: str
+    workload: str
+    az_id: str
+    status: Status
+    trigger: Trigger
+    reason: str
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    recovered_at: datetime | None = None
+    data_plane_seconds: float | None = None
+    steps: tuple[StepRecord, ...] = field(default=())
+
+    def evolve(self, **changes: Any) -> Evacuation:
+        return replace(self, **changes)
+
+    def step(self, key: StepKey) -> StepRecord | None:
+        return next((s for s in self.steps if s.key == key), None)

@@ -1,0 +1,72 @@
+"""The state store protocol. Every backend implements the same semantics (tests/contract checks it).
+
+Records:
+- the workload lock: which AZs are evacuated (az_id -> evacuation_id), at most `max_azs` of them;
+- the evacuation header (id, workload, AZ, status, trigger, reason, timestamps, lease);
+- one record per step (before-image, after-image, outcome, error), written before its mutation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from evacuation.model import Evacuation, StepRecord
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The answer to a claim on an AZ.
+
+    created: this call created `evacuation_id` and took the lock.
+    Otherwise `evacuation_id` is the evacuation already holding the AZ (resume it), or None when
+    the workload's other evacuated AZs (`held`) leave no room: the claim is refused.
+    """
+
+    created: bool
+    evacuation_id: str | None
+    held: Mapping[str, str] = field(default_factory=dict)
+
+
+class StateStore(Protocol):
+    def claim(self, evacuation: Evacuation, max_azs: int) -> Claim:
+        """Atomically lock `evacuation.az_id` for its workload and write the header.
+
+        One conditional write decides: the AZ is already held (return its evacuation), the
+        workload already holds `max_azs` AZs (refuse), or the lock is taken and the header written.
+        """
+        ...
+
+    def release(self, workload: str, az_id: str, evacuation_id: str) -> None:
+        """Drop the AZ from the workload lock, only if `evacuation_id` still holds it."""
+        ...
+
+    def held(self, workload: str) -> Mapping[str, str]:
+        """The AZs currently evacuated for the workload: az_id -> evacuation_id."""
+        ...
+
+    def acquire_lease(self, evacuation_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the run lease: True if free, expired (before `now`) or already ours."""
+        ...
+
+    def release_lease(self, evacuation_id: str, owner: str) -> None:
+        """Give the lease back, only if `owner` holds it."""
+        ...
+
+    def save_header(self, evacuation: Evacuation) -> None:
+        """Write the header fields (status, timestamps...) of an existing or refused evacuation."""
+        ...
+
+    def save_step(self, evacuation_id: str, step: StepRecord) -> None:
+        """Write one step record. A stored `before` is never overwritten by a later save."""
+        ...
+
+    def load(self, evacuation_id: str) -> Evacuation | None:
+        """The evacuation with all its steps (in the order they were first saved), or None."""
+        ...
+
+    def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
+        """The workload's evacuations, newest first, with their steps."""
+        ...

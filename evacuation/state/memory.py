@@ -1,0 +1,102 @@
+"""An in-memory state store with the same semantics as the DynamoDB one: for tests, the CLI's
+--dry-run and the drill. Thread-safe: one lock around every operation, as DynamoDB's
+conditional writes are atomic per item."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from evacuation.model import Evacuation, StepKey, StepRecord
+from evacuation.state.base import Claim
+
+
+@dataclass
+class _Lease:
+    owner: str
+    until: datetime
+
+
+@dataclass
+class _Stored:
+    header: Evacuation
+    steps: dict[StepKey, StepRecord] = field(default_factory=dict)
+    lease: _Lease | None = None
+
+
+class InMemoryStateStore:
+    """Reference implementation of `StateStore`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._locks: dict[str, dict[str, str]] = {}
+        self._evacuations: dict[str, _Stored] = {}
+
+    def claim(self, evacuation: Evacuation, max_azs: int) -> Claim:
+        with self._lock:
+            held = self._locks.setdefault(evacuation.workload, {})
+            if evacuation.az_id in held:
+                return Claim(False, held[evacuation.az_id], dict(held))
+            if len(held) >= max_azs:
+                return Claim(False, None, dict(held))
+            held[evacuation.az_id] = evacuation.evacuation_id
+            self._evacuations[evacuation.evacuation_id] = _Stored(evacuation.evolve(steps=()))
+            return Claim(True, evacuation.evacuation_id, dict(held))
+
+    def release(self, workload: str, az_id: str, evacuation_id: str) -> None:
+        with self._lock:
+            held = self._locks.get(workload, {})
+            if held.get(az_id) == evacuation_id:
+                del held[az_id]
+
+    def held(self, workload: str) -> Mapping[str, str]:
+        with self._lock:
+            return dict(self._locks.get(workload, {}))
+
+    def acquire_lease(self, evacuation_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            stored = self._evacuations.get(evacuation_id)
+            if stored is None:
+                return False
+            lease = stored.lease
+            if lease is None or lease.until < now or lease.owner == owner:
+                stored.lease = _Lease(owner, until)
+                return True
+            return False
+
+    def release_lease(self, evacuation_id: str, owner: str) -> None:
+        with self._lock:
+            stored = self._evacuations.get(evacuation_id)
+            if stored is not None and stored.lease is not None and stored.lease.owner == owner:
+                stored.lease = None
+
+    def save_header(self, evacuation: Evacuation) -> None:
+        with self._lock:
+            stored = self._evacuations.get(evacuation.evacuation_id)
+            if stored is None:
+                self._evacuations[evacuation.evacuation_id] = _Stored(evacuation.evolve(steps=()))
+            else:
+                stored.header = evacuation.evolve(steps=())
+
+    def save_step(self, evacuation_id: str, step: StepRecord) -> None:
+        with self._lock:
+            stored = self._evacuations[evacuation_id]
+            previous = stored.steps.get(step.key)
+            if previous is not None and previous.before is not None:
+                step = step.evolve(before=previous.before)
+            stored.steps[step.key] = step
+
+    def load(self, evacuation_id: str) -> Evacuation | None:
+        with self._lock:
+            stored = self._evacuations.get(evacuation_id)
+            if stored is None:
+                return None
+            return stored.header.evolve(steps=tuple(stored.steps.values()))
+
+    def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
+        with self._lock:
+            matching = [s for s in self._evacuations.values() if s.header.workload == workload]
+            matching.sort(key=lambda s: (s.header.created_at, s.header.evacuation_id), reverse=True)
+            return [s.header.evolve(steps=tuple(s.steps.values())) for s in matching[:limit]]
