@@ -1,4 +1,4 @@
-"""The azevac error hierarchy. The error type decides what happens next: retried, refused, or failed."""
+"""The azevac error hierarchy. The error type decides what happens next: retry, refuse, fail."""
 
 from __future__ import annotations
 
@@ -40,4 +40,4 @@ class StepFailedError(EvacuationError):
 
 
 class StateCorruptError(EvacuationError):
-    """A state record cannot be read back safely (hand-edited, truncated). Never guess a recovery."""
+    """A state record cannot be read back safely (hand-edited, truncated). Never guess."""

@@ -102,6 +102,10 @@ class PlannedStep:
     intended: JsonValue
     needs_change: bool
     skip_reason: str | None = None
+    error: str | None = None
+    """The resource could not be observed: the step fails with this error, others go on."""
+    ours: bool = False
+    """AWS itself shows this evacuation made the change (a shift whose comment carries our id)."""
     group: str = ""
     """Steps that share a group run in one worker in plan order (an ASG; a hosted zone's batch)."""
 

@@ -1,10 +1,10 @@
 """Contract tests for the ARC zonal shift API as azevac uses it.
 
-By default every test runs against :class:`evacuation.emulator.zonal_shift.ZonalShiftFake` through a real
-botocore client. Set ``AZEVAC_CONTRACT_ARN`` to the ARN of a managed resource (with AWS
-credentials in the environment) to run the contract tests against real AWS instead; tests that
-need the fake's clock or seeding are then skipped. Against AWS the tests start real zonal
-shifts on that resource and cancel them afterwards.
+By default every test runs against the ZonalShiftFake through a real botocore client. Set
+AZEVAC_CONTRACT_ARN to the ARN of a managed resource (with AWS credentials in the environment)
+to run the contract tests against real AWS instead; tests that need the fake's clock or seeding
+are then skipped. Against AWS the tests start real zonal shifts on that resource and cancel
+them afterwards.
 """
 
 from __future__ import annotations

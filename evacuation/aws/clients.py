@@ -1,0 +1,96 @@
+"""Build boto3 clients once, lazily, with botocore's retries reduced to a single attempt."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import boto3
+from botocore.config import Config as BotocoreConfig
+
+from evacuation.aws.errors import translate
+from evacuation.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_arc_zonal_shift import ARCZonalShiftClient
+    from mypy_boto3_autoscaling import AutoScalingClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
+
+T = TypeVar("T")
+
+CLIENT_CONFIG = BotocoreConfig(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=10,
+    max_pool_connections=32,
+)
+
+
+class AwsClients:
+    """A lazily-built client per service, shared by all threads of a run (clients are thread-safe).
+
+    Inject a boto3 Session to point the controller at moto, a fake, or another account.
+    """
+
+    def __init__(self, session: boto3.Session | None = None, region: str | None = None) -> None:
+        self._session = session
+        self._region = region
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                session = self._session or boto3.Session()
+                self._session = session
+                self._clients[service] = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=self._region or session.region_name,
+                    config=CLIENT_CONFIG,
+                )
+            return self._clients[service]
+
+    @property
+    def region(self) -> str:
+        region = self._region or (self._session or boto3.Session()).region_name
+        return str(region)
+
+    def zonal_shift(self) -> ARCZonalShiftClient:
+        return cast("ARCZonalShiftClient", self._client("arc-zonal-shift"))
+
+    def route53(self) -> Route53Client:
+        return cast("Route53Client", self._client("route53"))
+
+    def autoscaling(self) -> AutoScalingClient:
+        return cast("AutoScalingClient", self._client("autoscaling"))
+
+    def ec2(self) -> EC2Client:
+        return cast("EC2Client", self._client("ec2"))
+
+    def dynamodb(self) -> DynamoDBClient:
+        return cast("DynamoDBClient", self._client("dynamodb"))
+
+    def ssm(self) -> SSMClient:
+        return cast("SSMClient", self._client("ssm"))
+
+    def cloudwatch(self) -> CloudWatchClient:
+        return cast("CloudWatchClient", self._client("cloudwatch"))
+
+    def sns(self) -> SNSClient:
+        return cast("SNSClient", self._client("sns"))
+
+
+class Caller:
+    """Runs one AWS call: translate its errors, retry what is retryable, within the deadline."""
+
+    def __init__(self, retry: RetryPolicy) -> None:
+        self.retry = retry
+
+    def __call__(self, what: str, fn: Callable[[], T]) -> T:
+        return self.retry.call(lambda: translate(fn, what), what)

@@ -1,0 +1,53 @@
+"""EC2 reads: the region's AZ name <-> ID map and which AZ each subnet is in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import partial
+
+from evacuation.aws.clients import AwsClients, Caller
+
+
+@dataclass(frozen=True)
+class Zone:
+    name: str
+    zone_id: str
+    state: str
+
+
+class Ec2Gateway:
+    """ec2 calls, each translated and retried through `call`."""
+
+    def __init__(self, clients: AwsClients, call: Caller) -> None:
+        self._clients = clients
+        self._call = call
+
+    def availability_zones(self) -> list[Zone]:
+        """The region's Availability Zones (not Local or Wavelength zones), one call."""
+        ec2 = self._clients.ec2()
+        response = self._call(
+            "ec2.DescribeAvailabilityZones",
+            lambda: ec2.describe_availability_zones(
+                Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}]
+            ),
+        )
+        return [
+            Zone(z["ZoneName"], z["ZoneId"], z.get("State", "available"))
+            for z in response["AvailabilityZones"]
+            if z.get("ZoneType", "availability-zone") == "availability-zone"
+        ]
+
+    def subnet_zone_ids(self, subnet_ids: Iterable[str]) -> Mapping[str, str]:
+        """subnet id -> AZ ID, in batches of 200 ids per call."""
+        ec2 = self._clients.ec2()
+        wanted = sorted(set(subnet_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), 200):
+            batch = wanted[start : start + 200]
+            response = self._call(
+                "ec2.DescribeSubnets", partial(ec2.describe_subnets, SubnetIds=batch)
+            )
+            for subnet in response["Subnets"]:
+                found[subnet["SubnetId"]] = subnet["AvailabilityZoneId"]
+        return found

@@ -1,0 +1,234 @@
+"""Load and validate the azevac config. A broken config fails here, before anything changes,
+with one message that names each bad key and what is wrong with it."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from evacuation.errors import ConfigurationError
+from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
+
+SSM_PREFIX = "ssm:"
+EXPIRES_IN_PATTERN = re.compile(r"^([1-9][0-9]*)(m|h)$")
+MAX_SHIFT_MINUTES = 72 * 60
+ASG_PROCESSES = frozenset(
+    {
+        "Launch",
+        "Terminate",
+        "AddToLoadBalancer",
+        "AlarmNotification",
+        "AZRebalance",
+        "HealthCheck",
+        "InstanceRefresh",
+        "ReplaceUnhealthy",
+        "ScheduledActions",
+    }
+)
+ZONAL_SHIFT_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(elasticloadbalancing|autoscaling|eks):[a-z0-9-]+:[0-9]{12}:.+$"
+)
+
+
+def check_az_id(value: str) -> str:
+    """An AZ ID (use1-az1). A zone name is refused: names map to different zones per account."""
+    if AZ_NAME_PATTERN.match(value):
+        raise ValueError(
+            f"{value!r} is an AZ name; use the AZ ID (e.g. use1-az1): names map to different "
+            "zones in each account"
+        )
+    if not AZ_ID_PATTERN.match(value):
+        raise ValueError(f"{value!r} is not an AZ ID like use1-az1")
+    return value
+
+
+def expires_in_minutes(value: str) -> int:
+    """Minutes in an ARC expiresIn ("90m", "6h"); ValueError for what ARC would reject."""
+    match = EXPIRES_IN_PATTERN.match(value)
+    if match is None:
+        raise ValueError(f"{value!r} is not a duration ARC accepts: a whole number then m or h")
+    minutes = int(match.group(1)) * (60 if match.group(2) == "h" else 1)
+    if minutes > MAX_SHIFT_MINUTES:
+        raise ValueError(f"{value!r} is longer than the 72h ARC allows for a zonal shift")
+    return minutes
+
+
+def _check_expires_in(value: str) -> str:
+    expires_in_minutes(value)
+    return value
+
+
+AzId = Annotated[str, AfterValidator(check_az_id)]
+NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+ExpiresIn = Annotated[str, AfterValidator(_check_expires_in)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ZonalShiftConfig(_Strict):
+    resources: list[NonEmptyStr] = Field(min_length=1)
+    expires_in: ExpiresIn = "6h"
+
+    @field_validator("resources")
+    @classmethod
+    def _arns(cls, resources: list[str]) -> list[str]:
+        for arn in resources:
+            if not ZONAL_SHIFT_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an ALB, NLB, Auto Scaling group or EKS ARN")
+        if len(set(resources)) != len(resources):
+            raise ValueError("lists the same resource twice")
+        return resources
+
+
+class RecordSetConfig(_Strict):
+    hosted_zone_id: Annotated[str, StringConstraints(pattern=r"^(/hostedzone/)?[A-Z0-9]{1,32}$")]
+    name: NonEmptyStr
+    type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR", "SPF", "NAPTR"]
+    set_identifiers: dict[AzId, NonEmptyStr] = Field(min_length=2)
+
+    @field_validator("hosted_zone_id")
+    @classmethod
+    def _bare_zone_id(cls, value: str) -> str:
+        return value.removeprefix("/hostedzone/")
+
+    @field_validator("name")
+    @classmethod
+    def _fqdn(cls, value: str) -> str:
+        return value.lower() if value.endswith(".") else value.lower() + "."
+
+    @field_validator("set_identifiers")
+    @classmethod
+    def _distinct(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(set(value.values())) != len(value):
+            raise ValueError("two AZs share one set identifier")
+        return value
+
+
+class AutoScalingConfig(_Strict):
+    groups: list[NonEmptyStr] = Field(min_length=1)
+    suspend_processes: list[str] = Field(default_factory=lambda: ["AZRebalance"])
+
+    @field_validator("groups")
+    @classmethod
+    def _unique_groups(cls, groups: list[str]) -> list[str]:
+        if len(set(groups)) != len(groups):
+            raise ValueError("lists the same group twice")
+        return groups
+
+    @field_validator("suspend_processes")
+    @classmethod
+    def _known_processes(cls, processes: list[str]) -> list[str]:
+        unknown = sorted(set(processes) - ASG_PROCESSES)
+        if unknown:
+            raise ValueError(f"unknown process {unknown}; known: {sorted(ASG_PROCESSES)}")
+        return list(dict.fromkeys(processes))
+
+
+class SafetyConfig(_Strict):
+    max_evacuated_azs: int = Field(default=1, ge=1)
+
+
+class ExecutionConfig(_Strict):
+    """Tuning. Defaults suit Lambda; the benchmark and the drill override them."""
+
+    max_workers_per_service: int = Field(default=8, ge=1, le=64)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    backoff_initial_seconds: float = Field(default=0.2, gt=0)
+    backoff_max_seconds: float = Field(default=10.0, gt=0)
+    verify_timeout_seconds: float = Field(default=60.0, ge=0)
+    verify_interval_seconds: float = Field(default=2.0, gt=0)
+
+
+class Config(_Strict):
+    """The whole config. See the README section "Config" for every key."""
+
+    workload: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")] | None = None
+    zonal_shift: ZonalShiftConfig | None = None
+    route53: list[RecordSetConfig] = Field(default_factory=list)
+    autoscaling: AutoScalingConfig | None = None
+    alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
+    safety: SafetyConfig = SafetyConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+
+    @model_validator(mode="after")
+    def _something_to_do(self) -> Config:
+        if self.zonal_shift is None and not self.route53 and self.autoscaling is None:
+            raise ValueError("names nothing to evacuate: give zonal_shift, route53 or autoscaling")
+        seen: set[tuple[str, str, str]] = set()
+        for record_set in self.route53:
+            key = (record_set.hosted_zone_id, record_set.name, record_set.type)
+            if key in seen:
+                raise ValueError(f"route53 lists {record_set.name} {record_set.type} twice")
+            seen.add(key)
+        return self
+
+    @property
+    def configured_az_ids(self) -> frozenset[str]:
+        """AZ IDs the config itself names (record sets, alarms)."""
+        ids = {az for rs in self.route53 for az in rs.set_identifiers}
+        ids.update(self.alarms.values())
+        return frozenset(ids)
+
+
+def parse_config(raw: Mapping[str, Any] | str, source: str = "config") -> Config:
+    """Validate a config mapping or JSON text; ConfigurationError names every bad key."""
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(f"{source}: not valid JSON: {exc}") from exc
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(f"{source}: must be a JSON object, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigurationError(f"{source}: {_describe(exc)}") from exc
+
+
+def load_config(
+    reference: str | None, read_ssm_parameter: Callable[[str], str] | None = None
+) -> Config:
+    """Load from the value of AZEVAC_CONFIG: a file path, inline JSON, or `ssm:<parameter>`."""
+    if not reference or not reference.strip():
+        raise ConfigurationError("AZEVAC_CONFIG is not set: give a file path, JSON or ssm:<name>")
+    reference = reference.strip()
+    if reference.startswith(SSM_PREFIX):
+        name = reference.removeprefix(SSM_PREFIX)
+        if read_ssm_parameter is None:
+            raise ConfigurationError(f"AZEVAC_CONFIG names {reference} but no SSM reader was given")
+        return parse_config(read_ssm_parameter(name), source=f"SSM parameter {name}")
+    if reference.startswith("{"):
+        return parse_config(reference, source="AZEVAC_CONFIG")
+    path = Path(reference)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"AZEVAC_CONFIG file {path}: {exc.strerror}") from exc
+    return parse_config(text, source=str(path))
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown key"
+        problems.append(f"{location}: {message}")
+    return "; ".join(problems)

@@ -1,0 +1,340 @@
+"""The public API of azevac: plan, evacuate, recover and status for one workload.
+
+The Lambda handlers, the CLI and the drill all call this class; nothing else drives AWS.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from evacuation import guards
+from evacuation.aws.autoscaling import AutoScalingGateway
+from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.ec2 import Ec2Gateway, Zone
+from evacuation.aws.route53 import Route53Gateway
+from evacuation.aws.zonal_shift import ZonalShiftGateway
+from evacuation.azs import resolve_az_id
+from evacuation.config import Config
+from evacuation.errors import InvalidRequestError
+from evacuation.executor import Executor, StepListener
+from evacuation.model import Evacuation, Outcome, Phase, Plan, Status, StepRecord, Trigger
+from evacuation.observe import Gateways, Observation, observe
+from evacuation.plan import build_plan, shift_comment
+from evacuation.result import Result, preview
+from evacuation.retry import Deadline, RetryPolicy
+from evacuation.state.base import StateStore
+from evacuation.steps import RunContext
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_DEADLINE_SECONDS = 600.0
+LEASE_MARGIN = timedelta(seconds=30)
+OK_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.UNCHANGED, Outcome.SKIPPED, Outcome.PENDING})
+RECOVERED_OUTCOMES = frozenset({Outcome.REVERTED, Outcome.UNCHANGED, Outcome.SKIPPED})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_evacuation_id(az_id: str, now: datetime) -> str:
+    return f"ev-{now:%Y%m%dT%H%M%SZ}-{az_id}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one call to the controller works with: its deadline, retry budget and gateways."""
+
+    deadline: Deadline
+    retry: RetryPolicy
+    gateways: Gateways
+    started: float
+
+
+class Controller:
+    """Evacuates and recovers AZs for the workload in `config`. Safe to call again at any time."""
+
+    def __init__(
+        self,
+        config: Config,
+        clients: AwsClients,
+        store: StateStore,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        on_step: StepListener | None = None,
+    ) -> None:
+        self.config = config
+        self._clients = clients
+        self._store = store
+        self._clock = clock
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._on_step = on_step
+        self._owner = f"run-{secrets.token_hex(6)}"
+
+    # -- public API ----------------------------------------------------------------------------
+
+    def plan(self, az: str, deadline: Deadline | None = None) -> Result:
+        """The steps an evacuation of `az` would take, and any refusal. Changes nothing."""
+        run = self._begin(deadline)
+        az_id, plan, _ = self._observe_and_plan(run, az)
+        refusals = self._refusals(plan)
+        return Result(
+            self.config.workload,
+            az_id,
+            Status.REFUSED if refusals else Status.PLANNED,
+            reason="; ".join(refusals) or None,
+            steps=tuple(preview(s) for s in plan.steps),
+            refusals=tuple(refusals),
+            retries=run.retry.retries,
+            total_seconds=self._elapsed(run),
+        )
+
+    def evacuate(
+        self,
+        az: str,
+        *,
+        reason: str,
+        trigger: Trigger = Trigger.MANUAL,
+        deadline: Deadline | None = None,
+    ) -> Result:
+        """Evacuate `az`: data plane, then control plane. Resumes an interrupted evacuation."""
+        run = self._begin(deadline)
+        az_id, plan, observation = self._observe_and_plan(run, az)
+        refusals = self._refusals(plan)
+        now = self._clock()
+        evacuation = Evacuation(
+            new_evacuation_id(az_id, now), self.config.workload, az_id, Status.IN_PROGRESS,
+            trigger, reason, created_at=now, updated_at=now,
+        )  # fmt: skip
+        if refusals:
+            return self._refuse(run, evacuation, plan, refusals)
+        claim = self._store.claim(evacuation, self.config.safety.max_evacuated_azs)
+        if claim.evacuation_id is None:
+            refusal = guards.too_many_azs(az_id, claim.held, self.config.safety.max_evacuated_azs)
+            return self._refuse(run, evacuation, plan, [refusal or "another AZ holds the lock"])
+        if not claim.created:
+            stored = self._store.load(claim.evacuation_id)
+            if stored is None:
+                raise InvalidRequestError(f"lock names {claim.evacuation_id}, which has no record")
+            evacuation = stored
+            plan = build_plan(self.config, observation, az_id, evacuation.evacuation_id)
+        bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
+        bound.info(
+            "evacuation.start",
+            workload=self.config.workload,
+            resumed=not claim.created,
+            trigger=evacuation.trigger.value,
+            reason=evacuation.reason,
+            steps=len(plan.steps),
+        )
+        if not self._take_lease(run, evacuation):
+            bound.warning("evacuation.busy")
+            return self._result(run, evacuation, reason="another invocation is running it now")
+        try:
+            return self._execute(run, evacuation, plan)
+        finally:
+            self._store.release_lease(evacuation.evacuation_id, self._owner)
+
+    def recover(self, az: str, *, reason: str = "", deadline: Deadline | None = None) -> Result:
+        """Undo the active evacuation of `az` from its records, control plane first."""
+        run = self._begin(deadline)
+        az_id = resolve_az_id(az, self._zones(run))
+        evacuation_id = self._store.held(self.config.workload).get(az_id)
+        if evacuation_id is None:
+            return self._nothing_to_recover(run, az_id)
+        evacuation = self._store.load(evacuation_id)
+        if evacuation is None:
+            raise InvalidRequestError(f"lock names {evacuation_id}, which has no record")
+        bound = log.bind(evacuation_id=evacuation_id, az_id=az_id)
+        if not self._take_lease(run, evacuation):
+            bound.warning("recover.busy")
+            return self._result(run, evacuation, reason="another invocation is running it now")
+        try:
+            bound.info("recover.start", reason=reason)
+            evacuation = self._save(evacuation.evolve(status=Status.RECOVERING))
+            executor = self._executor(run, evacuation)
+            to_revert = [s for s in evacuation.steps if s.changed_something]
+            reverted: dict[str, StepRecord] = {}
+            for phase in (Phase.CONTROL_PLANE, Phase.DATA_PLANE):
+                records = [s for s in to_revert if s.phase is phase]
+                reverted.update({str(r.key): r for r in executor.revert_phase(records)})
+            steps = tuple(reverted.get(str(s.key), s) for s in evacuation.steps)
+            done = all(s.outcome in RECOVERED_OUTCOMES for s in steps if str(s.key) in reverted)
+            now = self._clock()
+            if done:
+                evacuation = self._save(
+                    evacuation.evolve(status=Status.RECOVERED, recovered_at=now, steps=steps)
+                )
+                self._store.release(self.config.workload, az_id, evacuation_id)
+            else:
+                evacuation = evacuation.evolve(steps=steps)
+            bound.info("recover.done", status=evacuation.status.value)
+            return self._result(run, evacuation)
+        finally:
+            self._store.release_lease(evacuation_id, self._owner)
+
+    def status(self, limit: int = 20) -> list[Evacuation]:
+        """The workload's evacuations, active ones first, then newest first."""
+        evacuations = list(self._store.list(self.config.workload, limit))
+        return sorted(evacuations, key=lambda e: not e.status.is_active)
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _begin(self, deadline: Deadline | None) -> _Run:
+        deadline = deadline or Deadline(self._monotonic() + DEFAULT_DEADLINE_SECONDS)
+        execution = self.config.execution
+        retry = RetryPolicy(
+            deadline,
+            max_attempts=execution.max_attempts,
+            initial_seconds=execution.backoff_initial_seconds,
+            max_seconds=execution.backoff_max_seconds,
+            sleep=self._sleep,
+        )
+        call = Caller(retry)
+        gateways = Gateways(
+            ec2=Ec2Gateway(self._clients, call),
+            zonal_shift=ZonalShiftGateway(self._clients, call),
+            route53=Route53Gateway(self._clients, call),
+            autoscaling=AutoScalingGateway(self._clients, call),
+        )
+        return _Run(deadline, retry, gateways, self._monotonic())
+
+    def _zones(self, run: _Run) -> tuple[Zone, ...]:
+        return tuple(run.gateways.ec2.availability_zones())
+
+    def _observe_and_plan(self, run: _Run, az: str) -> tuple[str, Plan, Observation]:
+        zones = self._zones(run)
+        az_id = resolve_az_id(az, zones)
+        observation = observe(self.config, run.gateways, zones)
+        used = observation.workload_az_ids(self.config)
+        if az_id not in used:
+            raise InvalidRequestError(
+                f"workload {self.config.workload} does not use {az_id}; "
+                f"it runs in {', '.join(sorted(used)) or 'no AZ azevac can see'}"
+            )
+        held = self._store.held(self.config.workload)
+        plan = build_plan(self.config, observation, az_id, held.get(az_id))
+        return az_id, plan, observation
+
+    def _refusals(self, plan: Plan) -> list[str]:
+        held = self._store.held(self.config.workload)
+        too_many = guards.too_many_azs(plan.az_id, held, self.config.safety.max_evacuated_azs)
+        return [*plan.refusals, *([too_many] if too_many else [])]
+
+    def _refuse(self, run: _Run, evacuation: Evacuation, plan: Plan, refusals: list[str]) -> Result:
+        refused = evacuation.evolve(
+            status=Status.REFUSED, reason=f"{evacuation.reason} | refused: {'; '.join(refusals)}"
+        )
+        self._save(refused)
+        log.warning(
+            "guard.refused",
+            evacuation_id=evacuation.evacuation_id,
+            az_id=evacuation.az_id,
+            refusals=refusals,
+        )
+        return Result(
+            self.config.workload,
+            evacuation.az_id,
+            Status.REFUSED,
+            evacuation.evacuation_id,
+            reason="; ".join(refusals),
+            steps=tuple(preview(s) for s in plan.steps),
+            refusals=tuple(refusals),
+            retries=run.retry.retries,
+            total_seconds=self._elapsed(run),
+        )
+
+    def _take_lease(self, run: _Run, evacuation: Evacuation) -> bool:
+        now = self._clock()
+        until = now + timedelta(seconds=max(run.deadline.remaining(self._monotonic), 0))
+        return self._store.acquire_lease(
+            evacuation.evacuation_id, self._owner, now, until + LEASE_MARGIN
+        )
+
+    def _execute(self, run: _Run, evacuation: Evacuation, plan: Plan) -> Result:
+        executor = self._executor(run, evacuation)
+        stored = {s.key: s for s in evacuation.steps}
+        records = executor.run_phase(plan.in_phase(Phase.DATA_PLANE), stored)
+        data_plane_seconds = self._elapsed(run)
+        evacuation = self._save(evacuation.evolve(data_plane_seconds=data_plane_seconds))
+        log.info(
+            "evacuation.data_plane.done",
+            evacuation_id=evacuation.evacuation_id,
+            az_id=evacuation.az_id,
+            seconds=data_plane_seconds,
+        )
+        records += executor.run_phase(plan.in_phase(Phase.CONTROL_PLANE), stored)
+        ok = all(r.outcome in OK_OUTCOMES for r in records)
+        now = self._clock()
+        evacuation = self._save(
+            evacuation.evolve(
+                status=Status.EVACUATED if ok else Status.DEGRADED,
+                finished_at=now,
+                steps=tuple(records),
+            )
+        )
+        log.info(
+            "evacuation.done",
+            evacuation_id=evacuation.evacuation_id,
+            az_id=evacuation.az_id,
+            status=evacuation.status.value,
+            failed=[str(r.key) for r in records if r.outcome is Outcome.FAILED],
+            retries=run.retry.retries,
+        )
+        return self._result(run, evacuation, data_plane_seconds=data_plane_seconds)
+
+    def _executor(self, run: _Run, evacuation: Evacuation) -> Executor:
+        ctx = RunContext(
+            evacuation_id=evacuation.evacuation_id,
+            workload=self.config.workload,
+            az_id=evacuation.az_id,
+            config=self.config,
+            gateways=run.gateways,
+            comment=shift_comment(evacuation.evacuation_id, evacuation.reason),
+            deadline=run.deadline,
+            sleep=self._sleep,
+            monotonic=self._monotonic,
+        )
+        return Executor(ctx, self._store, self._clock, self._on_step)
+
+    def _nothing_to_recover(self, run: _Run, az_id: str) -> Result:
+        for evacuation in self._store.list(self.config.workload):
+            if evacuation.az_id == az_id and evacuation.status is Status.RECOVERED:
+                return self._result(run, evacuation, reason="already recovered; nothing to do")
+        raise InvalidRequestError(f"{az_id} has no active evacuation to recover")
+
+    def _save(self, evacuation: Evacuation) -> Evacuation:
+        updated = evacuation.evolve(updated_at=self._clock())
+        self._store.save_header(updated)
+        return updated
+
+    def _result(
+        self,
+        run: _Run,
+        evacuation: Evacuation,
+        reason: str | None = None,
+        data_plane_seconds: float | None = None,
+    ) -> Result:
+        return Result(
+            evacuation.workload,
+            evacuation.az_id,
+            evacuation.status,
+            evacuation.evacuation_id,
+            reason=reason,
+            steps=evacuation.steps,
+            retries=run.retry.retries,
+            data_plane_seconds=data_plane_seconds or evacuation.data_plane_seconds,
+            total_seconds=self._elapsed(run),
+        )
+
+    def _elapsed(self, run: _Run) -> float:
+        return round(self._monotonic() - run.started, 3)

@@ -1,0 +1,215 @@
+"""A realistic three-AZ workload on the embedded AWS (moto + the zonal-shift fake), and a reader
+that snapshots the AWS state an evacuation touches. Used by the tests and by the drill.
+
+Call everything here inside `moto.mock_aws()`. moto maps us-east-1a/b/c to use1-az6/az1/az2, so
+the world is keyed by AZ ID, never by name.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from evacuation.emulator.zonal_shift import ZonalShiftFake
+
+REGION = "us-east-1"
+AZ_NAMES = ("us-east-1a", "us-east-1b", "us-east-1c")
+READ_PREFIXES = ("Describe", "List", "Get")
+
+
+@dataclass
+class World:
+    session: boto3.Session
+    fake: ZonalShiftFake
+    workload: str
+    az_ids: tuple[str, ...]
+    subnets: dict[str, str]
+    """AZ ID -> subnet id."""
+    groups: tuple[str, ...]
+    zone_id: str
+    record_name: str
+    set_identifiers: dict[str, str]
+    load_balancer_arn: str
+    alarms: dict[str, str] = field(default_factory=dict)
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        """The azevac config a user would write for this workload."""
+        config: dict[str, Any] = {
+            "workload": self.workload,
+            "region": REGION,
+            "zonal_shift": {"resources": [self.load_balancer_arn], "expires_in": "6h"},
+            "route53": [
+                {
+                    "hosted_zone_id": self.zone_id,
+                    "name": self.record_name,
+                    "type": "A",
+                    "set_identifiers": self.set_identifiers,
+                }
+            ],
+            "autoscaling": {"groups": list(self.groups), "suspend_processes": ["AZRebalance"]},
+            "alarms": self.alarms,
+            "execution": {"verify_interval_seconds": 0.01, "backoff_initial_seconds": 0.01},
+        }
+        config.update(overrides)
+        return config
+
+
+def build_world(
+    session: boto3.Session,
+    fake: ZonalShiftFake,
+    *,
+    workload: str = "checkout",
+    weights: Sequence[int] = (50, 100, 150),
+    pre_suspended: Mapping[str, Sequence[str]] | None = None,
+) -> World:
+    """Create the workload: VPC, a subnet per AZ, an ALB with zonal shift on, two ASGs over the
+    three subnets, a hosted zone with one weighted record per AZ, and a per-AZ alarm."""
+    ec2 = session.client("ec2", region_name=REGION)
+    vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets: dict[str, str] = {}
+    for index, name in enumerate(AZ_NAMES):
+        subnet = ec2.create_subnet(
+            VpcId=vpc_id, CidrBlock=f"10.20.{index}.0/24", AvailabilityZone=name
+        )["Subnet"]
+        subnets[subnet["AvailabilityZoneId"]] = subnet["SubnetId"]
+    az_ids = tuple(subnets)
+
+    elbv2 = session.client("elbv2", region_name=REGION)
+    lb = elbv2.create_load_balancer(
+        Name=f"{workload}-alb", Subnets=list(subnets.values()), Type="application"
+    )["LoadBalancers"][0]
+    elbv2.modify_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"],
+        Attributes=[{"Key": "zonal_shift.config.enabled", "Value": "true"}],
+    )
+    fake.register_resource(lb["LoadBalancerArn"], az_ids, name=f"{workload}-alb")
+
+    autoscaling = session.client("autoscaling", region_name=REGION)
+    ec2.create_launch_template(
+        LaunchTemplateName=f"{workload}-lt",
+        LaunchTemplateData={"ImageId": "ami-12c6146b", "InstanceType": "t3.micro"},
+    )
+    groups = (f"{workload}-web", f"{workload}-worker")
+    for name in groups:
+        autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName=name,
+            LaunchTemplate={"LaunchTemplateName": f"{workload}-lt", "Version": "$Latest"},
+            MinSize=3,
+            MaxSize=9,
+            DesiredCapacity=3,
+            VPCZoneIdentifier=",".join(subnets.values()),
+        )
+        for process_list in [(pre_suspended or {}).get(name)]:
+            if process_list:
+                autoscaling.suspend_processes(
+                    AutoScalingGroupName=name, ScalingProcesses=list(process_list)
+                )
+
+    route53 = session.client("route53", region_name=REGION)
+    zone_id = route53.create_hosted_zone(Name="example.com.", CallerReference=f"{workload}-zone")[
+        "HostedZone"
+    ]["Id"].removeprefix("/hostedzone/")
+    record_name = f"api.{workload}.example.com."
+    set_identifiers = {az: f"{workload}-{az}" for az in az_ids}
+    route53.change_resource_record_sets(
+        HostedZoneId=zone_id,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": record_name,
+                        "Type": "A",
+                        "SetIdentifier": set_identifiers[az],
+                        "Weight": weight,
+                        "TTL": 60,
+                        "ResourceRecords": [{"Value": f"10.20.{index}.10"}],
+                    },
+                }
+                for index, (az, weight) in enumerate(zip(az_ids, weights, strict=True))
+            ]
+        },
+    )
+
+    cloudwatch = session.client("cloudwatch", region_name=REGION)
+    alarms = {}
+    for az in az_ids:
+        alarm = f"{workload}-{az}-isolated-impact"
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            Namespace="AWS/ApplicationELB",
+            MetricName="HTTPCode_Target_5XX_Count",
+            Dimensions=[{"Name": "AvailabilityZone", "Value": az}],
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=3,
+            Threshold=10,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        alarms[alarm] = az
+    return World(
+        session, fake, workload, az_ids, subnets, groups, zone_id, record_name,
+        set_identifiers, lb["LoadBalancerArn"], alarms,
+    )  # fmt: skip
+
+
+def snapshot(world: World) -> dict[str, Any]:
+    """Read back everything an evacuation may change: weights, ASG subnets and processes, shifts."""
+    route53 = world.session.client("route53", region_name=REGION)
+    records = route53.list_resource_record_sets(
+        HostedZoneId=world.zone_id,
+        StartRecordName=world.record_name,
+        StartRecordType="A",
+        MaxItems="300",
+    )["ResourceRecordSets"]
+    weights = {
+        r["SetIdentifier"]: r["Weight"]
+        for r in records
+        if r["Name"] == world.record_name and "SetIdentifier" in r
+    }
+    autoscaling = world.session.client("autoscaling", region_name=REGION)
+    groups = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=list(world.groups))
+    asgs = {
+        g["AutoScalingGroupName"]: {
+            "subnets": sorted(g["VPCZoneIdentifier"].split(",")),
+            "suspended": sorted(p["ProcessName"] for p in g.get("SuspendedProcesses", [])),
+            "desired": g["DesiredCapacity"],
+        }
+        for g in groups["AutoScalingGroups"]
+    }
+    shifts = sorted(
+        (s["resourceIdentifier"], s["awayFrom"], s.get("shiftType", "ZONAL_SHIFT"))
+        for s in world.fake.shifts(status="ACTIVE")
+    )
+    return {"weights": weights, "asgs": asgs, "shifts": shifts}
+
+
+class CallRecorder:
+    """Counts every AWS call made through a session (botocore's before-call event)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: list[tuple[str, str]] = []
+
+    def install(self, session: boto3.Session) -> None:
+        session.events.register("before-call.*.*", self._record)
+
+    def _record(self, model: Any, **_: Any) -> None:
+        with self._lock:
+            self.calls.append((model.service_model.service_name, model.name))
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+
+    @property
+    def mutations(self) -> list[tuple[str, str]]:
+        return [c for c in self.calls if not c[1].startswith(READ_PREFIXES)]
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        return Counter(self.calls)

@@ -1,0 +1,277 @@
+"""Run a phase's steps: observe (done by the plan) -> decide -> record before -> apply -> verify ->
+record outcome. Each AWS service gets its own bounded pool, so zonal shifts never wait on Route 53,
+and one failing resource never stops the others."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from typing import TypeVar
+
+import structlog
+
+from evacuation.errors import EvacuationError
+from evacuation.model import Outcome, PlannedStep, StepKey, StepKind, StepRecord
+from evacuation.state.base import StateStore
+from evacuation.steps import RUNNERS, RunContext, Verdict
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+U = TypeVar("U")
+
+LANE = {
+    StepKind.ZONAL_SHIFT: "arc-zonal-shift",
+    StepKind.ROUTE53_WEIGHT: "route53",
+    StepKind.ASG_PROCESSES: "autoscaling",
+    StepKind.ASG_SUBNETS: "autoscaling",
+}
+
+StepListener = Callable[[StepRecord], None]
+
+
+class Executor:
+    """Applies and reverts steps for one run of one evacuation, saving every record as it goes."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        store: StateStore,
+        clock: Callable[[], datetime],
+        on_step: StepListener | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._store = store
+        self._clock = clock
+        self._on_step = on_step
+        self._log = log.bind(evacuation_id=ctx.evacuation_id, az_id=ctx.az_id)
+
+    # -- evacuate -------------------------------------------------------------------------------
+
+    def run_phase(
+        self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
+    ) -> list[StepRecord]:
+        """Run every step of one phase; returns their final records in plan order."""
+        groups = _groups(steps, lambda s: (LANE[s.kind], s.group or str(s.key)))
+        done = self._in_lanes(groups, lambda group: self._run_group(group, stored))
+        by_key = {record.key: record for record in done}
+        return [by_key[step.key] for step in steps]
+
+    def _run_group(
+        self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
+    ) -> list[StepRecord]:
+        records: list[StepRecord] = []
+        for _, batch in itertools.groupby(steps, key=lambda s: s.kind):
+            records.extend(self._run_batch(list(batch), stored))
+        return records
+
+    def _run_batch(
+        self, steps: list[PlannedStep], stored: Mapping[StepKey, StepRecord]
+    ) -> list[StepRecord]:
+        final: dict[StepKey, StepRecord] = {}
+        to_apply: list[PlannedStep] = []
+        started: dict[StepKey, StepRecord] = {}
+        for step in steps:
+            previous = stored.get(step.key)
+            decided = self._decide(step, previous)
+            if decided is not None:
+                final[step.key] = self._save(decided, step)
+                continue
+            if previous is not None and previous.outcome in (Outcome.APPLIED, Outcome.PENDING):
+                self._log.warning(
+                    "step.drift", step=str(step.key), phase=step.phase.value, current=step.current
+                )
+            record = StepRecord(
+                step.key,
+                Outcome.IN_PROGRESS,
+                before=_before(step, previous),
+                after=step.intended,
+                started_at=self._clock(),
+                attempts=(previous.attempts if previous else 0) + 1,
+            )
+            started[step.key] = self._save(record, step)  # write-ahead: before the mutation
+            to_apply.append(step)
+        if to_apply:
+            final.update(self._apply(to_apply, started))
+        return [final[step.key] for step in steps]
+
+    def _decide(self, step: PlannedStep, previous: StepRecord | None) -> StepRecord | None:
+        """The final record of a step that needs no mutation, or None when it must be applied."""
+        now = self._clock()
+        if step.error is not None:
+            return StepRecord(
+                step.key, Outcome.FAILED, before=previous.before if previous else None,
+                after=previous.after if previous else None, error=step.error,
+                started_at=now, finished_at=now,
+                attempts=previous.attempts if previous else 0,
+            )  # fmt: skip
+        if step.needs_change:
+            return None
+        if step.ours or (previous is not None and previous.changed_something):
+            # Already as wanted because this evacuation did it (an earlier, interrupted run).
+            return StepRecord(
+                step.key, Outcome.APPLIED, before=_before(step, previous),
+                after=previous.after if previous and previous.after is not None else step.intended,
+                started_at=previous.started_at if previous else now, finished_at=now,
+                attempts=previous.attempts if previous else 0,
+            )  # fmt: skip
+        outcome = Outcome.SKIPPED if step.skip_reason else Outcome.UNCHANGED
+        return StepRecord(
+            step.key, outcome, before=step.current, after=step.current,
+            reason=step.skip_reason, started_at=now, finished_at=now,
+        )  # fmt: skip
+
+    def _apply(
+        self, steps: list[PlannedStep], started: Mapping[StepKey, StepRecord]
+    ) -> dict[StepKey, StepRecord]:
+        runner = RUNNERS[steps[0].kind]
+        for step in steps:
+            self._log.info("step.apply.start", **_fields(step))
+        try:
+            afters = runner.apply(self._ctx, steps)
+            verified = runner.verify(self._ctx, steps, afters)
+        except Exception as exc:  # noqa: BLE001 - recorded as the step's failure, logged, reported
+            return {step.key: self._fail(started[step.key], step, exc) for step in steps}
+        results: dict[StepKey, StepRecord] = {}
+        for step in steps:
+            verdict = verified[step.key]
+            outcome = {
+                Verdict.CONVERGED: Outcome.APPLIED,
+                Verdict.PENDING: Outcome.PENDING,
+                Verdict.DIVERGED: Outcome.FAILED,
+            }[verdict.verdict]
+            record = started[step.key].evolve(
+                outcome=outcome,
+                after=afters[step.key],
+                error=verdict.detail if outcome is Outcome.FAILED else None,
+                reason=verdict.detail or None,
+                finished_at=self._clock(),
+            )
+            results[step.key] = self._save(record, step)
+        return results
+
+    def _fail(self, record: StepRecord, step: PlannedStep, exc: Exception) -> StepRecord:
+        error = _describe(exc)
+        self._log.error(
+            "step.failed",
+            **_fields(step),
+            error=error,
+            exc_info=not isinstance(exc, EvacuationError),
+        )
+        failed = record.evolve(outcome=Outcome.FAILED, error=error, finished_at=self._clock())
+        return self._save(failed, step, log_it=False)
+
+    # -- recover --------------------------------------------------------------------------------
+
+    def revert_phase(self, records: Sequence[StepRecord]) -> list[StepRecord]:
+        """Revert records of one phase; within a resource, in reverse order of application."""
+        groups = _groups(records, lambda r: (LANE[r.key.kind], _group_of(r)))
+        done = self._in_lanes(groups, lambda group: self._revert_group(list(reversed(group))))
+        by_key = {record.key: record for record in done}
+        return [by_key[record.key] for record in records]
+
+    def _revert_group(self, records: list[StepRecord]) -> list[StepRecord]:
+        out: list[StepRecord] = []
+        for kind, batch_iter in itertools.groupby(records, key=lambda r: r.key.kind):
+            batch = list(batch_iter)
+            for record in batch:
+                self._log.info(
+                    "step.revert.start", step=str(record.key), resource=record.key.resource
+                )
+            try:
+                reverted = RUNNERS[kind].revert(self._ctx, batch)
+            except Exception as exc:  # noqa: BLE001 - recorded as the revert's failure and reported
+                error = (
+                    str(exc) if isinstance(exc, EvacuationError) else f"{type(exc).__name__}: {exc}"
+                )
+                for record in batch:
+                    self._log.error("step.revert.failed", step=str(record.key), error=error)
+                    failed = record.evolve(outcome=Outcome.FAILED, error=f"revert: {error}")
+                    out.append(self._store_record(failed))
+                continue
+            for record in batch:
+                result = reverted[record.key]
+                self._log.info(
+                    "step.revert.done",
+                    step=str(record.key),
+                    resource=record.key.resource,
+                    outcome=result.outcome.value,
+                    reason=result.reason,
+                )
+                done = record.evolve(
+                    outcome=result.outcome,
+                    reason=result.reason,
+                    error=None,
+                    after=result.after if result.after is not None else record.after,
+                    finished_at=self._clock(),
+                )
+                out.append(self._store_record(done))
+        return out
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    def _in_lanes(
+        self, groups: Mapping[tuple[str, str], list[T]], work: Callable[[list[T]], list[U]]
+    ) -> list[U]:
+        workers = self._ctx.config.execution.max_workers_per_service
+        lanes = sorted({lane for lane, _ in groups})
+        pools = {lane: ThreadPoolExecutor(workers, thread_name_prefix=lane) for lane in lanes}
+        try:
+            futures: list[Future[list[U]]] = [
+                pools[lane].submit(work, group) for (lane, _), group in groups.items()
+            ]
+            return [record for future in futures for record in future.result()]
+        finally:
+            for pool in pools.values():
+                pool.shutdown(wait=True)
+
+    def _save(self, record: StepRecord, step: PlannedStep, log_it: bool = True) -> StepRecord:
+        if log_it:
+            self._log.info(
+                "step.recorded",
+                **_fields(step),
+                outcome=record.outcome.value,
+                reason=record.reason,
+                error=record.error,
+            )
+        return self._store_record(record)
+
+    def _store_record(self, record: StepRecord) -> StepRecord:
+        self._store.save_step(self._ctx.evacuation_id, record)
+        if self._on_step is not None:
+            self._on_step(record)
+        return record
+
+
+def _before(step: PlannedStep, previous: StepRecord | None) -> object:
+    """The before-image is taken once: an earlier run's stays, even after a re-apply."""
+    if previous is not None and previous.before is not None:
+        return previous.before
+    return step.current
+
+
+def _group_of(record: StepRecord) -> str:
+    if record.key.kind is StepKind.ROUTE53_WEIGHT:
+        return record.key.resource.split("/", 1)[0]
+    if record.key.kind in (StepKind.ASG_PROCESSES, StepKind.ASG_SUBNETS):
+        return f"asg:{record.key.resource}"
+    return str(record.key)
+
+
+def _groups(
+    items: Iterable[T], key: Callable[[T], tuple[str, str]]
+) -> dict[tuple[str, str], list[T]]:
+    groups: dict[tuple[str, str], list[T]] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    return groups
+
+
+def _fields(step: PlannedStep) -> dict[str, str]:
+    return {"phase": step.phase.value, "step": str(step.key), "resource": step.resource}
+
+
+def _describe(exc: Exception) -> str:
+    """Our errors already say what failed; anything else is a bug: name its type too."""
+    return str(exc) if isinstance(exc, EvacuationError) else f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,97 @@
+"""What plan / evacuate / recover / status return: one shape for the handlers, CLI and drill."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from evacuation.model import Evacuation, Outcome, PlannedStep, Status, StepRecord
+
+
+@dataclass(frozen=True)
+class Result:
+    workload: str
+    az_id: str
+    status: Status
+    evacuation_id: str | None = None
+    reason: str | None = None
+    steps: tuple[StepRecord, ...] = ()
+    retries: int = 0
+    data_plane_seconds: float | None = None
+    total_seconds: float | None = None
+    refusals: tuple[str, ...] = field(default=())
+
+    @property
+    def failed(self) -> bool:
+        """Anything an operator must look at: a refusal, or a step that failed."""
+        return self.status is Status.REFUSED or any(s.outcome is Outcome.FAILED for s in self.steps)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the manual handler and `azevac --json` return."""
+        return {
+            "evacuation_id": self.evacuation_id,
+            "workload": self.workload,
+            "az_id": self.az_id,
+            "status": self.status.value,
+            "reason": self.reason,
+            "refusals": list(self.refusals),
+            "retries": self.retries,
+            "data_plane_seconds": self.data_plane_seconds,
+            "total_seconds": self.total_seconds,
+            "steps": [step_dict(s) for s in self.steps],
+        }
+
+
+def step_dict(step: StepRecord) -> dict[str, Any]:
+    return {
+        "phase": step.phase.value,
+        "kind": step.key.kind.value,
+        "resource": step.key.resource,
+        "before": step.before,
+        "after": step.after,
+        "outcome": step.outcome.value,
+        "error": step.error,
+        "reason": step.reason,
+        "started_at": _iso(step.started_at),
+        "finished_at": _iso(step.finished_at),
+    }
+
+
+def evacuation_dict(evacuation: Evacuation) -> dict[str, Any]:
+    return {
+        "evacuation_id": evacuation.evacuation_id,
+        "workload": evacuation.workload,
+        "az_id": evacuation.az_id,
+        "status": evacuation.status.value,
+        "trigger": evacuation.trigger.value,
+        "reason": evacuation.reason,
+        "created_at": _iso(evacuation.created_at),
+        "finished_at": _iso(evacuation.finished_at),
+        "recovered_at": _iso(evacuation.recovered_at),
+        "steps": [step_dict(s) for s in evacuation.steps],
+    }
+
+
+def preview(step: PlannedStep) -> StepRecord:
+    """A planned step shown as a record: planned, unchanged, skipped or failed (unreadable)."""
+    if step.error is not None:
+        outcome = Outcome.FAILED
+    elif step.skip_reason is not None:
+        outcome = Outcome.SKIPPED
+    elif step.needs_change:
+        outcome = Outcome.PLANNED
+    else:
+        outcome = Outcome.UNCHANGED
+    return StepRecord(
+        step.key,
+        outcome,
+        before=step.current,
+        after=step.intended,
+        error=step.error,
+        reason=step.skip_reason,
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

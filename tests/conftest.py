@@ -1,0 +1,96 @@
+"""Shared fixtures: an embedded AWS (moto + the zonal-shift fake), a workload, a controller."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from evacuation.aws.clients import AwsClients
+from evacuation.config import parse_config
+from evacuation.controller import Controller
+from evacuation.emulator.world import CallRecorder, World, build_world
+from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
+from evacuation.state import InMemoryStateStore, StateStore
+from tests.support.faults import FaultInjector
+
+
+@pytest.fixture(autouse=True)
+def _aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never reach a real account from a test.
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake(clock: ManualClock) -> ZonalShiftFake:
+    return ZonalShiftFake(clock=clock)
+
+
+@pytest.fixture
+def recorder() -> CallRecorder:
+    return CallRecorder()
+
+
+@pytest.fixture
+def faults() -> FaultInjector:
+    return FaultInjector()
+
+
+@pytest.fixture
+def session(
+    fake: ZonalShiftFake, recorder: CallRecorder, faults: FaultInjector
+) -> Iterator[boto3.Session]:
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        faults.install(session)
+        recorder.install(session)
+        fake.install(session)
+        yield session
+
+
+@pytest.fixture
+def world(
+    session: boto3.Session, fake: ZonalShiftFake, recorder: CallRecorder, faults: FaultInjector
+) -> World:
+    # The worker group already has AZRebalance suspended by its owners: recover must keep it.
+    built = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})
+    recorder.reset()  # count only what the controller does
+    faults.reset()
+    return built
+
+
+@pytest.fixture
+def store() -> StateStore:
+    return InMemoryStateStore()
+
+
+ControllerFactory = Callable[..., Controller]
+
+
+@pytest.fixture
+def make_controller(
+    world: World, session: boto3.Session, store: StateStore, clock: ManualClock
+) -> ControllerFactory:
+    def make(config: dict[str, Any] | None = None, **kwargs: Any) -> Controller:
+        kwargs.setdefault("store", store)
+        return Controller(
+            parse_config(config or world.config()),
+            AwsClients(session, region="us-east-1"),
+            clock=clock,
+            sleep=lambda _seconds: None,
+            **kwargs,
+        )
+
+    return make
