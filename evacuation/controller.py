@@ -23,18 +23,30 @@ from evacuation.azs import resolve_az_id
 from evacuation.config import Config
 from evacuation.errors import InvalidRequestError
 from evacuation.executor import Executor, StepListener
-from evacuation.model import Evacuation, Outcome, Phase, Plan, Status, StepRecord, Trigger
+from evacuation.model import (
+    Evacuation,
+    Outcome,
+    Phase,
+    Plan,
+    Status,
+    StepKind,
+    StepRecord,
+    Trigger,
+)
 from evacuation.observe import Gateways, Observation, observe
 from evacuation.plan import build_plan, shift_comment
+from evacuation.readiness import readiness_problems
 from evacuation.result import Result, preview
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.state.base import StateStore
 from evacuation.steps import RunContext
+from evacuation.steps.zonal_shift import ZonalShiftRunner
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_DEADLINE_SECONDS = 600.0
 LEASE_MARGIN = timedelta(seconds=30)
+EXTEND_WITHIN = timedelta(hours=1)
 OK_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.UNCHANGED, Outcome.SKIPPED, Outcome.PENDING})
 RECOVERED_OUTCOMES = frozenset({Outcome.REVERTED, Outcome.UNCHANGED, Outcome.SKIPPED})
 
@@ -45,6 +57,20 @@ def utcnow() -> datetime:
 
 def new_evacuation_id(az_id: str, now: datetime) -> str:
     return f"ev-{now:%Y%m%dT%H%M%SZ}-{az_id}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    results: tuple[Result, ...]
+    extended_shifts: tuple[str, ...]
+    readiness_problems: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "evacuations": [r.to_dict() for r in self.results],
+            "extended_shifts": list(self.extended_shifts),
+            "readiness_problems": list(self.readiness_problems),
+        }
 
 
 @dataclass(frozen=True)
@@ -182,6 +208,51 @@ class Controller:
         finally:
             self._store.release_lease(evacuation_id, self._owner)
 
+    def recover_preview(self, az: str, deadline: Deadline | None = None) -> Result:
+        """What recover would revert (the active evacuation's records). Changes nothing."""
+        run = self._begin(deadline)
+        az_id = resolve_az_id(az, self._zones(run))
+        evacuation_id = self._store.held(self.config.workload).get(az_id)
+        if evacuation_id is None:
+            return self._nothing_to_recover(run, az_id)
+        evacuation = self._store.load(evacuation_id)
+        if evacuation is None:
+            raise InvalidRequestError(f"lock names {evacuation_id}, which has no record")
+        to_revert = tuple(s for s in evacuation.steps if s.changed_something)
+        return self._result(run, evacuation.evolve(steps=to_revert), reason="dry run")
+
+    def reconcile(self, deadline: Deadline | None = None) -> ReconcileReport:
+        """Keep active evacuations true: extend expiring shifts, re-apply drift, retry failed
+        steps; and check that the config still matches AWS (readiness)."""
+        run = self._begin(deadline)
+        observation = observe(self.config, run.gateways, self._zones(run))
+        problems = readiness_problems(self.config, observation)
+        for problem in problems:
+            log.warning("readiness.problem", workload=self.config.workload, problem=problem)
+        results: list[Result] = []
+        extended: list[str] = []
+        for az_id, evacuation_id in sorted(self._store.held(self.config.workload).items()):
+            evacuation = self._store.load(evacuation_id)
+            if evacuation is None or evacuation.status is Status.RECOVERING:
+                log.warning("reconcile.skipped", evacuation_id=evacuation_id, az_id=az_id)
+                continue
+            result = self.evacuate(
+                az_id, reason=evacuation.reason, trigger=Trigger.RECONCILE, deadline=run.deadline
+            )
+            results.append(result)
+            shift_steps = [
+                s
+                for s in result.steps
+                if s.key.kind is StepKind.ZONAL_SHIFT and s.changed_something
+            ]
+            ctx = self._executor_context(run, evacuation)
+            extended += ZonalShiftRunner().extend_expiring(
+                ctx, shift_steps, self._clock(), EXTEND_WITHIN
+            )
+        for shift_id in extended:
+            log.info("reconcile.shift_extended", workload=self.config.workload, shift=shift_id)
+        return ReconcileReport(tuple(results), tuple(extended), tuple(problems))
+
     def status(self, limit: int = 20) -> list[Evacuation]:
         """The workload's evacuations, active ones first, then newest first."""
         evacuations = list(self._store.list(self.config.workload, limit))
@@ -293,7 +364,12 @@ class Controller:
         return self._result(run, evacuation, data_plane_seconds=data_plane_seconds)
 
     def _executor(self, run: _Run, evacuation: Evacuation) -> Executor:
-        ctx = RunContext(
+        return Executor(
+            self._executor_context(run, evacuation), self._store, self._clock, self._on_step
+        )
+
+    def _executor_context(self, run: _Run, evacuation: Evacuation) -> RunContext:
+        return RunContext(
             evacuation_id=evacuation.evacuation_id,
             workload=self.config.workload,
             az_id=evacuation.az_id,
@@ -304,7 +380,6 @@ class Controller:
             sleep=self._sleep,
             monotonic=self._monotonic,
         )
-        return Executor(ctx, self._store, self._clock, self._on_step)
 
     def _nothing_to_recover(self, run: _Run, az_id: str) -> Result:
         for evacuation in self._store.list(self.config.workload):

@@ -4,6 +4,7 @@ and one failing resource never stops the others."""
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -219,7 +220,10 @@ class Executor:
         pools = {lane: ThreadPoolExecutor(workers, thread_name_prefix=lane) for lane in lanes}
         try:
             futures: list[Future[list[U]]] = [
-                pools[lane].submit(work, group) for (lane, _), group in groups.items()
+                # Each task gets a copy of the caller's context: log fields bound at the entry
+                # point (request id) follow the work into the pool's threads.
+                pools[lane].submit(contextvars.copy_context().run, work, group)
+                for (lane, _), group in groups.items()
             ]
             return [record for future in futures for record in future.result()]
         finally:

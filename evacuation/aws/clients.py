@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_route53 import Route53Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_ssm import SSMClient
@@ -81,6 +82,9 @@ class AwsClients:
 
     def cloudwatch(self) -> CloudWatchClient:
         return cast("CloudWatchClient", self._client("cloudwatch"))
+
+    def lambda_(self) -> LambdaClient:
+        return cast("LambdaClient", self._client("lambda"))
 
     def sns(self) -> SNSClient:
         return cast("SNSClient", self._client("sns"))

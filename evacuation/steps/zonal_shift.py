@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -47,6 +48,19 @@ class ZonalShiftRunner:
             return Verified(Verdict.PENDING, f"appliedWeights[{ctx.az_id}] is not 0 yet")
 
         return {s.key: ctx.poll(partial(check, s.resource)) for s in steps}
+
+    def extend_expiring(
+        self, ctx: RunContext, records: Sequence[StepRecord], now: datetime, within: timedelta
+    ) -> list[str]:
+        """Extend this evacuation's shifts that expire within `within`; returns their ids."""
+        extended = []
+        for record in records:
+            for shift in ctx.gateways.zonal_shift.get_managed_resource(record.key.resource).shifts:
+                mine = shift.is_customer and ctx.evacuation_id in shift.comment
+                if mine and shift.expiry - now < within:
+                    ctx.gateways.zonal_shift.extend(shift.shift_id, _expires_in(ctx.config))
+                    extended.append(shift.shift_id)
+        return extended
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         return {record.key: self._cancel_ours(ctx, record) for record in records}

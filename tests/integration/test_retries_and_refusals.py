@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 from evacuation.emulator.world import CallRecorder, World, snapshot
 from evacuation.model import Outcome, Status, StepKind
 from evacuation.state import InMemoryStateStore
 from tests.conftest import ControllerFactory
-from tests.support.faults import Fault, FaultInjector
+from tests.support.faults import FakeHttp, Fault, FaultInjector
 
 AZ = "use1-az1"
 
@@ -193,3 +194,26 @@ def test_concurrent_evacuations_of_one_az_end_as_one_record(
     assert len(world.fake.shifts(world.load_balancer_arn, status="ACTIVE")) == 1
     starts = [m for m in recorder.mutations if m[1] == "StartZonalShift"]
     assert len(starts) == 1
+
+
+def test_route53_change_still_pending_at_the_deadline_is_reported_not_failed(
+    world: World, make_controller: ControllerFactory, session
+) -> None:
+    # Given Route 53 keeps answering PENDING for the change (propagation is slow today)
+    def pending(**_: object) -> tuple[FakeHttp, dict]:
+        info = {"Id": "/change/C1", "Status": "PENDING", "SubmittedAt": datetime.now(UTC)}
+        return FakeHttp(200), {"ChangeInfo": info, "ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    session.events.register("before-call.route53.GetChange", pending)
+    config = world.config()
+    config["execution"]["verify_timeout_seconds"] = 0.05
+
+    # When the AZ is evacuated
+    result = make_controller(config).evacuate(AZ, reason="slow propagation")
+
+    # Then the weight step is PENDING (reported), the evacuation is not degraded
+    step = next(s for s in result.steps if s.key.kind is StepKind.ROUTE53_WEIGHT)
+    assert step.outcome is Outcome.PENDING
+    assert "PENDING" in (step.reason or "")
+    assert result.status is Status.EVACUATED
+    assert snapshot(world)["weights"]["checkout-use1-az1"] == 0

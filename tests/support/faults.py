@@ -29,7 +29,7 @@ class SimulatedCrash(BaseException):
     """Raised to stop the controller dead, as a killed Lambda would (not an Exception)."""
 
 
-class _FakeHttp:
+class FakeHttp:
     def __init__(self, status: int) -> None:
         self.status_code = status
         self.headers: dict[str, str] = {}
@@ -54,6 +54,7 @@ class FaultInjector:
     """Crash just before this (1-based) mutating call is sent."""
     _seen: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _mutations: int = 0
+    _started: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     injected: list[tuple[str, str, Fault]] = field(default_factory=list)
 
@@ -66,6 +67,7 @@ class FaultInjector:
         with self._lock:
             self._seen.clear()
             self._mutations = 0
+            self._started = 0
 
     def install(self, session: boto3.Session) -> None:
         session.events.register("before-call.*.*", self._before)
@@ -76,9 +78,12 @@ class FaultInjector:
         with self._lock:
             self._seen[key] += 1
             count = self._seen[key]
-            next_mutation = self._mutations + 1
-            if _mutating(model.name) and next_mutation == self.crash_before_mutation:
-                raise SimulatedCrash(f"before {key}")
+            if _mutating(model.name):
+                # Counted at the start: data-plane lanes run concurrently, so "the n-th
+                # mutation" is the n-th to be sent, not the n-th to complete.
+                self._started += 1
+                if self._started == self.crash_before_mutation:
+                    raise SimulatedCrash(f"before {key}")
             for rule in self.rules:
                 if (rule.service, rule.operation) == key and count in rule.calls:
                     self.injected.append((*key, rule.fault))
@@ -102,7 +107,7 @@ class FaultInjector:
             "Error": {"Code": code, "Message": f"injected {code}"},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
-        return _FakeHttp(status), parsed
+        return FakeHttp(status), parsed
 
 
 def _mutating(operation: str) -> bool:

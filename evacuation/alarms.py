@@ -1,0 +1,132 @@
+"""Turn the three shapes a CloudWatch alarm reaches Lambda in into one signal, and decide.
+
+Shapes (aws-facts.md section 9): an EventBridge "CloudWatch Alarm State Change" event (metric or
+composite), an SNS notification whose Message is the alarm notification JSON, and the payload
+CloudWatch sends when a Lambda function is itself the alarm action (`alarmData`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes import (
+    CloudWatchAlarmEvent,
+    EventBridgeEvent,
+    SNSEvent,
+)
+
+from evacuation.config import Config
+from evacuation.errors import InvalidRequestError
+
+AZ_ID_IN_NAME = re.compile(r"(?<![a-z0-9])([a-z]{2,5}[0-9]-az[0-9]{1,2})(?![0-9])")
+
+
+@dataclass(frozen=True)
+class AlarmSignal:
+    alarm_name: str
+    state: str
+    previous_state: str | None
+    reason: str
+    dedupe_key: str
+    """Same for every delivery of one state change: the idempotency key."""
+    source: str
+
+
+@dataclass(frozen=True)
+class AlarmDecision:
+    az_id: str | None
+    """The AZ to evacuate, or None: the signal is logged and nothing changes."""
+    why: str
+
+
+def parse_alarm_event(event: Any) -> AlarmSignal:
+    """One AlarmSignal from any of the three shapes; InvalidRequestError names what is wrong."""
+    if not isinstance(event, Mapping):
+        raise InvalidRequestError(f"event: expected a JSON object, got {type(event).__name__}")
+    try:
+        if "Records" in event:
+            return _from_sns(event)
+        if "alarmData" in event:
+            return _from_alarm_action(event)
+        if event.get("detail-type") == "CloudWatch Alarm State Change":
+            return _from_eventbridge(event)
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise InvalidRequestError(f"event: malformed alarm event, missing or bad {exc}") from exc
+    raise InvalidRequestError(
+        "event: not a CloudWatch alarm event (expected an EventBridge alarm state change, "
+        "an SNS alarm notification, or an alarm action payload with alarmData)"
+    )
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestError(f"event: {what} must be a non-empty string")
+    return value
+
+
+def _from_eventbridge(raw: Mapping[str, Any]) -> AlarmSignal:
+    event = EventBridgeEvent(dict(raw))
+    detail = event.detail
+    state = detail["state"]
+    previous = detail.get("previousState") or {}
+    return AlarmSignal(
+        alarm_name=_text(detail.get("alarmName"), "detail.alarmName"),
+        state=_text(state.get("value"), "detail.state.value"),
+        previous_state=previous.get("value"),
+        reason=str(state.get("reason", "")),
+        dedupe_key=f"eventbridge:{_text(event.get_id, 'id')}",
+        source="eventbridge",
+    )
+
+
+def _from_alarm_action(raw: Mapping[str, Any]) -> AlarmSignal:
+    event = CloudWatchAlarmEvent(dict(raw))
+    data = event.alarm_data
+    name = _text(data.alarm_name, "alarmData.alarmName")
+    state = _text(data.state.value, "alarmData.state.value")
+    return AlarmSignal(
+        alarm_name=name,
+        state=state,
+        previous_state=data.previous_state.value if data.previous_state else None,
+        reason=str(data.state.reason or ""),
+        dedupe_key=f"alarm-action:{event.alarm_arn}:{data.state.timestamp}",
+        source="alarm-action",
+    )
+
+
+def _from_sns(raw: Mapping[str, Any]) -> AlarmSignal:
+    event = SNSEvent(dict(raw))
+    record = event.record.sns
+    try:
+        message = json.loads(record.message)
+    except json.JSONDecodeError as exc:
+        raise InvalidRequestError(f"event: SNS Message is not JSON: {exc.msg}") from exc
+    if not isinstance(message, dict):
+        raise InvalidRequestError("event: SNS Message is not a JSON object")
+    return AlarmSignal(
+        alarm_name=_text(message.get("AlarmName"), "Sns.Message.AlarmName"),
+        state=_text(message.get("NewStateValue"), "Sns.Message.NewStateValue"),
+        previous_state=message.get("OldStateValue"),
+        reason=str(message.get("NewStateReason", "")),
+        dedupe_key=f"sns:{_text(record.message_id, 'Sns.MessageId')}",
+        source="sns",
+    )
+
+
+def decide(signal: AlarmSignal, config: Config) -> AlarmDecision:
+    """Evacuate only on a fresh ALARM from an alarm that names an AZ of this workload."""
+    if signal.state != "ALARM":
+        return AlarmDecision(None, f"state is {signal.state}, not ALARM")
+    if signal.previous_state == "ALARM":
+        return AlarmDecision(None, "ALARM to ALARM repeat (a suppression change), not a new alarm")
+    az_id = config.alarms.get(signal.alarm_name)
+    if az_id is not None:
+        return AlarmDecision(az_id, "alarm is mapped in the config")
+    match = AZ_ID_IN_NAME.search(signal.alarm_name)
+    if match is not None:
+        return AlarmDecision(match.group(1), "AZ id found in the alarm name")
+    return AlarmDecision(None, "alarm is not mapped in the config and names no AZ id")

@@ -1,0 +1,25 @@
+"""EMF metrics through Powertools: evacuations started, steps failed, time to move traffic."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from evacuation.model import Outcome, Status
+from evacuation.result import Result
+
+
+def record_result(metrics: Metrics, result: Result) -> None:
+    """Add the metrics one evacuate/recover result tells."""
+    metrics.add_dimension(name="workload", value=result.workload)
+    if result.status is Status.REFUSED:
+        metrics.add_metric(name="EvacuationsRefused", unit=MetricUnit.Count, value=1)
+        return
+    if result.status in (Status.EVACUATED, Status.DEGRADED):
+        metrics.add_metric(name="EvacuationsRun", unit=MetricUnit.Count, value=1)
+    failed = sum(1 for s in result.steps if s.outcome is Outcome.FAILED)
+    metrics.add_metric(name="StepsFailed", unit=MetricUnit.Count, value=failed)
+    if result.data_plane_seconds is not None:
+        metrics.add_metric(
+            name="DataPlaneSeconds", unit=MetricUnit.Seconds, value=result.data_plane_seconds
+        )

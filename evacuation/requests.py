@@ -1,0 +1,78 @@
+"""Operator requests (manual handler, CLI, SSM runbook): validate, dispatch, answer in JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from evacuation.controller import Controller
+from evacuation.errors import InvalidRequestError
+from evacuation.model import Evacuation, Trigger
+from evacuation.result import Result, evacuation_dict
+from evacuation.retry import Deadline
+
+Action = Literal["plan", "evacuate", "recover", "status"]
+
+
+class ManualRequest(BaseModel):
+    """`{"action": ..., "az": "use1-az1" or "us-east-1b", "dry_run": false, "reason": "why"}`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    action: Action
+    az: str | None = Field(default=None, min_length=1, max_length=32)
+    dry_run: bool = False
+    reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _az_when_needed(self) -> ManualRequest:
+        if self.action != "status" and not self.az:
+            raise ValueError(f"az is required for action {self.action}")
+        return self
+
+
+def parse_request(payload: Any) -> ManualRequest:
+    """Validate a payload; InvalidRequestError names every bad field."""
+    if not isinstance(payload, Mapping):
+        raise InvalidRequestError(f"payload: expected a JSON object, got {type(payload).__name__}")
+    try:
+        return ManualRequest.model_validate(dict(payload))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(p) for p in error["loc"]) or "payload"
+            message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+            problems.append(f"{field}: {message.removeprefix('Value error, ')}")
+        raise InvalidRequestError("payload: " + "; ".join(problems)) from exc
+
+
+def run_request(
+    controller: Controller, request: ManualRequest, deadline: Deadline | None = None
+) -> Result | list[Evacuation]:
+    """Carry out one operator request: a Result, or the evacuations for `status`."""
+    if request.action == "status":
+        return controller.status()
+    assert request.az is not None  # checked by the model
+    reason = request.reason or f"manual {request.action}"
+    if request.action == "plan" or (request.dry_run and request.action == "evacuate"):
+        return controller.plan(request.az, deadline=deadline)
+    if request.dry_run:  # recover, dry run: show what would be reverted, change nothing
+        return controller.recover_preview(request.az, deadline=deadline)
+    if request.action == "evacuate":
+        return controller.evacuate(
+            request.az, reason=reason, trigger=Trigger.MANUAL, deadline=deadline
+        )
+    return controller.recover(request.az, reason=reason, deadline=deadline)
+
+
+def answer(workload: str, outcome: Result | list[Evacuation]) -> dict[str, Any]:
+    """The JSON the manual handler and `azevac --json` return."""
+    if isinstance(outcome, Result):
+        return outcome.to_dict()
+    return {
+        "workload": workload,
+        "status": "OK",
+        "evacuations": [evacuation_dict(e) for e in outcome],
+    }

@@ -1,0 +1,107 @@
+"""What each entry point does with a validated request: decide, act, notify, count.
+
+The Lambda handlers and the CLI call these; they hold no AWS logic of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from evacuation.alarms import AlarmSignal, decide
+from evacuation.controller import Controller
+from evacuation.errors import InvalidRequestError
+from evacuation.metrics import record_result
+from evacuation.model import Status, Trigger
+from evacuation.notify import Notifier
+from evacuation.requests import ManualRequest, answer, run_request
+from evacuation.result import Result
+from evacuation.retry import Deadline
+
+log = structlog.get_logger(__name__)
+
+
+def _announce(notifier: Notifier, metrics: Metrics, result: Result, event: str) -> None:
+    record_result(metrics, result)
+    if result.status is Status.REFUSED:
+        notifier.send(result, "REFUSED")
+    elif result.failed:
+        notifier.send(result, f"{event} with failures:")
+    else:
+        notifier.send(result, f"{event}:")
+
+
+def on_alarm(
+    controller: Controller,
+    signal: AlarmSignal,
+    *,
+    notifier: Notifier,
+    metrics: Metrics,
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
+    """Evacuate the AZ a fresh ALARM names; anything else is logged and changes nothing."""
+    decision = decide(signal, controller.config)
+    log.info(
+        "alarm.decision",
+        alarm=signal.alarm_name,
+        state=signal.state,
+        previous_state=signal.previous_state,
+        source=signal.source,
+        az_id=decision.az_id,
+        act=decision.az_id is not None,
+        why=decision.why,
+    )
+    ignored = {"status": "IGNORED", "alarm": signal.alarm_name, "reason": decision.why}
+    if decision.az_id is None:
+        return ignored
+    reason = f"alarm {signal.alarm_name} went to {signal.state}: {signal.reason}"[:400]
+    try:
+        result = controller.evacuate(
+            decision.az_id, reason=reason, trigger=Trigger.ALARM, deadline=deadline
+        )
+    except InvalidRequestError as exc:
+        log.warning("alarm.ignored", alarm=signal.alarm_name, az_id=decision.az_id, error=str(exc))
+        return {**ignored, "reason": str(exc)}
+    metrics.add_metric(name="EvacuationsTriggered", unit=MetricUnit.Count, value=1)
+    _announce(notifier, metrics, result, "evacuation")
+    return {**result.to_dict(), "alarm": signal.alarm_name}
+
+
+def on_manual(
+    controller: Controller,
+    request: ManualRequest,
+    *,
+    notifier: Notifier,
+    metrics: Metrics,
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
+    """Carry out an operator's request; notify on evacuate and recover."""
+    outcome = run_request(controller, request, deadline)
+    acted = request.action in ("evacuate", "recover") and not request.dry_run
+    if acted and isinstance(outcome, Result):
+        _announce(notifier, metrics, outcome, request.action)
+    return answer(controller.config.workload, outcome)
+
+
+def on_reconcile(
+    controller: Controller,
+    *,
+    notifier: Notifier,
+    metrics: Metrics,
+    deadline: Deadline | None = None,
+) -> dict[str, Any]:
+    """The 5-minute pass: keep evacuations true, report readiness problems."""
+    report = controller.reconcile(deadline)
+    metrics.add_metric(
+        name="ReadinessProblems", unit=MetricUnit.Count, value=len(report.readiness_problems)
+    )
+    metrics.add_metric(
+        name="ShiftsExtended", unit=MetricUnit.Count, value=len(report.extended_shifts)
+    )
+    for result in report.results:
+        record_result(metrics, result)
+        if result.failed:
+            notifier.send(result, "reconcile found failures:")
+    return report.to_dict()
