@@ -55,6 +55,7 @@ def on_alarm(
     )
     ignored = {"status": "IGNORED", "alarm": signal.alarm_name, "reason": decision.why}
     if decision.az_id is None:
+        metrics.add_metric(name="AlarmsIgnored", unit=MetricUnit.Count, value=1)
         return ignored
     reason = f"alarm {signal.alarm_name} went to {signal.state}: {signal.reason}"[:400]
     try:
@@ -63,6 +64,7 @@ def on_alarm(
         )
     except InvalidRequestError as exc:
         log.warning("alarm.ignored", alarm=signal.alarm_name, az_id=decision.az_id, error=str(exc))
+        metrics.add_metric(name="AlarmsIgnored", unit=MetricUnit.Count, value=1)
         return {**ignored, "reason": str(exc)}
     metrics.add_metric(name="EvacuationsTriggered", unit=MetricUnit.Count, value=1)
     _announce(notifier, metrics, result, "evacuation")
@@ -78,6 +80,7 @@ def on_manual(
     deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Carry out an operator's request; notify on evacuate and recover."""
+    metrics.add_metric(name="ManualRequests", unit=MetricUnit.Count, value=1)
     outcome = run_request(controller, request, deadline)
     acted = request.action in ("evacuate", "recover") and not request.dry_run
     if acted and isinstance(outcome, Result):

@@ -1,0 +1,172 @@
+"""`azevac`: plan, evacuate, recover and status from an operator's terminal.
+
+Runs the engine directly with the operator's credentials (no dependency on the Lambda being
+healthy during an incident), or through the deployed manual function with --via-lambda.
+Exit code: 0 when everything converged, 1 when a step failed, 2 when refused or invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from evacuation import logs
+from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.lambda_ import LambdaGateway
+from evacuation.errors import EvacuationError
+from evacuation.model import StepRecord
+from evacuation.requests import answer, parse_request, run_request
+from evacuation.retry import Deadline, RetryPolicy
+from evacuation.runtime import Runtime
+from evacuation.settings import Settings
+
+OUTCOME_STYLE = {
+    "applied": "green",
+    "unchanged": "dim",
+    "skipped": "yellow",
+    "pending": "cyan",
+    "failed": "bold red",
+    "reverted": "green",
+    "planned": "blue",
+}
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="azevac", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="action", required=True)
+    for action in ("plan", "evacuate", "recover", "status"):
+        cmd = sub.add_parser(action, help=f"{action} an AZ" if action != "status" else "list")
+        if action != "status":
+            cmd.add_argument("--az", required=True, help="AZ ID (use1-az1) or name (us-east-1b)")
+            cmd.add_argument("--reason", default="", help="why: recorded and sent to humans")
+            cmd.add_argument("--dry-run", action="store_true", help="show, change nothing")
+        cmd.add_argument("--json", action="store_true", help="print the manual handler's JSON")
+        cmd.add_argument("--config", help="file, inline JSON or ssm:<name> (AZEVAC_CONFIG)")
+        cmd.add_argument("--table", help="DynamoDB state table (AZEVAC_TABLE)")
+        cmd.add_argument("--via-lambda", metavar="FUNCTION", help="invoke the manual function")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=False)
+    logs.configure(json=False, level=os.environ.get("LOG_LEVEL", "WARNING"))
+    payload = {
+        "action": args.action,
+        **({"az": args.az, "reason": args.reason, "dry_run": args.dry_run} if args.az else {}),
+    }
+    try:
+        request = parse_request({k: v for k, v in payload.items() if k != "az" or v})
+        if args.via_lambda:
+            call = Caller(RetryPolicy(Deadline.within(900)))
+            body = LambdaGateway(AwsClients(), call).invoke(args.via_lambda, request.model_dump())
+        else:
+            body = _run_locally(args, request, console)
+    except EvacuationError as exc:
+        console.print(f"[bold red]azevac: {exc}[/]")
+        return EXIT_REFUSED
+    if args.json:
+        console.print_json(json.dumps(body, default=str))
+    else:
+        _print_human(console, body)
+    return _exit_code(body)
+
+
+def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> dict[str, Any]:
+    env = dict(os.environ)
+    if args.config:
+        env["AZEVAC_CONFIG"] = args.config
+    if args.table:
+        env["AZEVAC_TABLE"] = args.table
+    runtime = Runtime(Settings.from_env(env))
+    show = not args.json
+
+    def progress(step: StepRecord) -> None:
+        if show and step.outcome.is_final:
+            console.print(f"  {_step_line(step)}")
+
+    controller = runtime.controller(on_step=progress)
+    if show and request.action in ("evacuate", "recover") and not request.dry_run:
+        console.print(f"[bold]{request.action} {request.az}[/] for {controller.config.workload}")
+    return answer(controller.config.workload, run_request(controller, request))
+
+
+def _step_line(step: StepRecord) -> str:
+    style = OUTCOME_STYLE.get(step.outcome.value, "")
+    detail = step.error or step.reason or ""
+    return f"[{style}]{step.outcome.value:<10}[/] {step.key.kind.value:<15} {step.key.resource}" + (
+        f"  ({detail})" if detail else ""
+    )
+
+
+def _print_human(console: Console, body: dict[str, Any]) -> None:
+    if "evacuations" in body:
+        table = Table("evacuation", "AZ", "status", "trigger", "created", "recovered", "reason")
+        for e in body["evacuations"]:
+            table.add_row(
+                e["evacuation_id"], e["az_id"], e["status"], e["trigger"],
+                e["created_at"], e["recovered_at"] or "", e["reason"][:60],
+            )  # fmt: skip
+        console.print(table)
+        return
+    table = Table("phase", "kind", "resource", "before → after", "outcome", title=_title(body))
+    for step in body.get("steps", []):
+        style = OUTCOME_STYLE.get(step["outcome"], "")
+        note = step.get("error") or step.get("reason") or ""
+        table.add_row(
+            step["phase"],
+            step["kind"],
+            step["resource"],
+            f"{_short(step['before'])} → {_short(step['after'])}",
+            f"[{style}]{step['outcome']}[/]" + (f"\n{note}" if note else ""),
+        )
+    console.print(table)
+    if body.get("reason"):
+        console.print(f"reason: {body['reason']}")
+
+
+def _title(body: dict[str, Any]) -> str:
+    timing = ""
+    if body.get("data_plane_seconds") is not None:
+        timing = f" · traffic moved in {body['data_plane_seconds']:.2f}s"
+    return (
+        f"{body.get('workload')} {body.get('az_id')}: {body.get('status')}"
+        f" · {body.get('evacuation_id') or 'no evacuation'}{timing}"
+    )
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict) and "weights" in value:
+        return json.dumps(value["weights"])
+    if isinstance(value, dict) and "away_from" in value:
+        return f"away from {value['away_from']}"
+    if isinstance(value, dict) and "weight" in value:
+        return f"weight {value['weight']}"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "[]"
+    text = json.dumps(value, default=str) if value is not None else "-"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _exit_code(body: dict[str, Any]) -> int:
+    if body.get("status") == "REFUSED":
+        return EXIT_REFUSED
+    if any(s.get("outcome") == "failed" for s in body.get("steps", [])):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,87 @@
+"""What a Lambda entry point needs, built once per container and reused across invocations."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Protocol
+
+import boto3
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from evacuation.aws.clients import AwsClients
+from evacuation.controller import Controller
+from evacuation.executor import StepListener
+from evacuation.notify import Notifier
+from evacuation.retry import Deadline
+from evacuation.settings import Settings, load, state_store
+from evacuation.state import StateStore
+
+DEADLINE_MARGIN_SECONDS = 15.0
+
+
+class LambdaContext(Protocol):
+    aws_request_id: str
+
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class Runtime:
+    """Settings, clients and the state store of this process; the config is re-read per
+    invocation (SSM values are cached for a few seconds) so an edit takes effect at once."""
+
+    def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
+        self.settings = settings
+        self.clients = AwsClients(session)
+        self._store: StateStore | None = None
+        self._lock = threading.Lock()
+
+    def controller(self, on_step: StepListener | None = None) -> Controller:
+        config = load(self.settings, self.clients)
+        clients = self.clients
+        with self._lock:
+            if self._store is None:
+                self._store = state_store(self.settings, clients)
+        return Controller(config, clients, self._store, on_step=on_step)
+
+    def notifier(self) -> Notifier:
+        return Notifier(self.clients, self.settings.topic_arn)
+
+    def idempotency_layer(self) -> DynamoDBPersistenceLayer | None:
+        """Powertools idempotency records live in the state table (pk/sk/expires_at)."""
+        if self.settings.table is None:
+            return None
+        return DynamoDBPersistenceLayer(
+            table_name=self.settings.table,
+            key_attr="pk",
+            sort_key_attr="sk",
+            expiry_attr="expires_at",
+            boto3_client=self.clients.dynamodb(),
+        )
+
+
+_current: Runtime | None = None
+_current_lock = threading.Lock()
+
+
+def current() -> Runtime:
+    """This process's runtime, built from the environment on first use."""
+    global _current  # noqa: PLW0603 - one runtime per Lambda container, built lazily
+    with _current_lock:
+        if _current is None:
+            _current = Runtime(Settings.from_env())
+        return _current
+
+
+def install(runtime: Runtime | None) -> None:
+    """Use this runtime from now on (tests and the drill point it at the embedded AWS)."""
+    global _current  # noqa: PLW0603
+    with _current_lock:
+        _current = runtime
+
+
+def deadline_for(context: Any) -> Deadline:
+    """The Lambda's remaining time minus a margin to record the outcome and answer."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return Deadline.within(600.0)
+    return Deadline.within(max(remaining() / 1000 - DEADLINE_MARGIN_SECONDS, 1.0))

@@ -1,0 +1,66 @@
+"""The process environment, parsed once into a typed object, and the controller built from it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import boto3
+
+from evacuation.aws.clients import AwsClients
+from evacuation.aws.ssm import ParameterReader
+from evacuation.config import Config, load_config
+from evacuation.controller import Controller
+from evacuation.errors import ConfigurationError
+from evacuation.executor import StepListener
+from evacuation.state import InMemoryStateStore, StateStore
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_reference: str
+    """AZEVAC_CONFIG: a file path, inline JSON or ssm:<parameter name>."""
+    table: str | None
+    """AZEVAC_TABLE: the DynamoDB state table; None keeps state in memory (dry runs, tests)."""
+    topic_arn: str | None = None
+    """AZEVAC_TOPIC_ARN: optional SNS topic for notifications to humans."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        reference = env.get("AZEVAC_CONFIG", "").strip()
+        if not reference:
+            raise ConfigurationError(
+                "AZEVAC_CONFIG is not set: give a file path, JSON or ssm:<name>"
+            )
+        return cls(
+            config_reference=reference,
+            table=env.get("AZEVAC_TABLE", "").strip() or None,
+            topic_arn=env.get("AZEVAC_TOPIC_ARN", "").strip() or None,
+        )
+
+
+def load(settings: Settings, clients: AwsClients) -> Config:
+    """Load and validate the config the settings point at."""
+    return load_config(settings.config_reference, ParameterReader(clients))
+
+
+def state_store(settings: Settings, clients: AwsClients) -> StateStore:
+    if settings.table is None:
+        return InMemoryStateStore()
+    from evacuation.state.dynamodb import DynamoDBStateStore  # noqa: PLC0415 - only when used
+
+    return DynamoDBStateStore(settings.table, clients.dynamodb())
+
+
+def build_controller(
+    settings: Settings,
+    session: boto3.Session | None = None,
+    on_step: StepListener | None = None,
+) -> Controller:
+    """The controller for this environment: config loaded and checked, state store chosen."""
+    probe = AwsClients(session)
+    config = load(settings, probe)
+    clients = AwsClients(session, region=config.region) if config.region else probe
+    return Controller(config, clients, state_store(settings, clients), on_step=on_step)

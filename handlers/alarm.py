@@ -1,0 +1,56 @@
+"""Gray-failure alarm -> evacuate that AZ. Accepts EventBridge, SNS and alarm-action payloads.
+
+EventBridge delivers at least once: Powertools idempotency on the event's own id keeps a
+re-delivered event from starting anything, on top of the engine's own idempotency.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import structlog
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
+
+from evacuation import logs, runtime, service
+from evacuation.alarms import AlarmSignal, parse_alarm_event
+
+metrics = Metrics(namespace="azevac", service="azevac")
+IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="dedupe_key", expires_after_seconds=6 * 3600)
+
+
+@metrics.log_metrics
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    logs.configure()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        handler="alarm", request_id=getattr(context, "aws_request_id", None)
+    )
+    signal = parse_alarm_event(event)
+    rt = runtime.current()
+
+    def evacuate(signal: dict[str, Any]) -> dict[str, Any]:
+        return service.on_alarm(
+            rt.controller(),
+            AlarmSignal(**signal),
+            notifier=rt.notifier(),
+            metrics=metrics,
+            deadline=runtime.deadline_for(context),
+        )
+
+    layer = rt.idempotency_layer()
+    if layer is None:
+        return evacuate(asdict(signal))
+    IDEMPOTENCY.register_lambda_context(context)
+    once = idempotent_function(
+        data_keyword_argument="signal", persistence_store=layer, config=IDEMPOTENCY
+    )(evacuate)
+    try:
+        answer: dict[str, Any] = once(signal=asdict(signal))
+    except IdempotencyAlreadyInProgressError:
+        return {"status": "DUPLICATE", "reason": "this alarm event is being handled already"}
+    return answer
