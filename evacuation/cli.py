@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,9 +21,11 @@ from rich.table import Table
 from evacuation import logs
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.lambda_ import LambdaGateway
+from evacuation.controller import Controller
 from evacuation.errors import EvacuationError
-from evacuation.model import StepRecord
+from evacuation.model import Status, StepRecord
 from evacuation.requests import answer, parse_request, run_request
+from evacuation.result import Result
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.runtime import Runtime
 from evacuation.settings import Settings
@@ -37,17 +40,28 @@ OUTCOME_STYLE = {
     "planned": "blue",
 }
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+PRACTICE_POLL_SECONDS = 15
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="azevac", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
-    for action in ("plan", "evacuate", "recover", "status"):
+    for action in ("plan", "evacuate", "recover", "status", "practice"):
         cmd = sub.add_parser(action, help=f"{action} an AZ" if action != "status" else "list")
         if action != "status":
             cmd.add_argument("--az", required=True, help="AZ ID (use1-az1) or name (us-east-1b)")
             cmd.add_argument("--reason", default="", help="why: recorded and sent to humans")
             cmd.add_argument("--dry-run", action="store_true", help="show, change nothing")
+        if action == "evacuate":
+            cmd.add_argument("--force", action="store_true", help="override flap damping")
+        if action == "practice":
+            cmd.add_argument("--minutes", type=int, required=True, help="how long, then recover")
+            cmd.add_argument(
+                "--stop-alarm", action="append", default=[], help="recover if it goes to ALARM"
+            )
+            cmd.add_argument(
+                "--no-wait", action="store_true", help="return at once; the reconciler ends it"
+            )
         cmd.add_argument("--json", action="store_true", help="print the manual handler's JSON")
         cmd.add_argument("--config", help="file, inline JSON or ssm:<name> (AZEVAC_CONFIG)")
         cmd.add_argument("--table", help="DynamoDB state table (AZEVAC_TABLE)")
@@ -59,12 +73,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=False)
     logs.configure(json=False, level=os.environ.get("LOG_LEVEL", "WARNING"))
-    payload = {
-        "action": args.action,
-        **({"az": args.az, "reason": args.reason, "dry_run": args.dry_run} if args.az else {}),
-    }
+    payload: dict[str, Any] = {"action": args.action}
+    if args.action != "status":
+        payload |= {"az": args.az, "reason": args.reason, "dry_run": args.dry_run}
+    if args.action == "evacuate":
+        payload["force"] = args.force
+    if args.action == "practice":
+        payload |= {"minutes": args.minutes, "stop_alarms": args.stop_alarm}
     try:
-        request = parse_request({k: v for k, v in payload.items() if k != "az" or v})
+        request = parse_request(payload)
         if args.via_lambda:
             call = Caller(RetryPolicy(Deadline.within(900)))
             body = LambdaGateway(AwsClients(), call).invoke(args.via_lambda, request.model_dump())
@@ -94,9 +111,31 @@ def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> di
             console.print(f"  {_step_line(step)}")
 
     controller = runtime.controller(on_step=progress)
-    if show and request.action in ("evacuate", "recover") and not request.dry_run:
+    if show and request.action in ("evacuate", "recover", "practice") and not request.dry_run:
         console.print(f"[bold]{request.action} {request.az}[/] for {controller.config.workload}")
-    return answer(controller.config.workload, run_request(controller, request))
+    outcome = run_request(controller, request)
+    if request.action == "practice" and not args.no_wait and not request.dry_run:
+        outcome = _wait_and_end_practice(controller, outcome, console, show)
+    return answer(controller.config.workload, outcome)
+
+
+def _wait_and_end_practice(
+    controller: Controller, started: Any, console: Console, show: bool
+) -> Any:
+    """Watch the stop alarms until the time is up, then recover (the reconciler is the
+    backstop if this terminal goes away)."""
+    running = (Status.EVACUATED, Status.DEGRADED)
+    if not isinstance(started, Result) or started.status not in running:
+        return started
+    evacuation = controller.status_of(started.az_id)
+    while evacuation is not None:
+        why = controller.practice_should_end(evacuation)
+        if why is not None:
+            if show:
+                console.print(f"[bold]{why}[/]: recovering {started.az_id}")
+            return controller.recover(started.az_id, reason=why)
+        time.sleep(PRACTICE_POLL_SECONDS)
+    return started
 
 
 def _step_line(step: StepRecord) -> str:

@@ -141,7 +141,21 @@ class AutoScalingConfig(_Strict):
 
 
 class SafetyConfig(_Strict):
+    """Guards (README "Safety" lists each one, its default and why it exists)."""
+
     max_evacuated_azs: int = Field(default=1, ge=1)
+    mode: Literal["active", "dry-run"] = "active"
+    """dry-run: alarm-triggered runs plan and notify, and change nothing (shadow mode)."""
+    kill_switch_parameter: NonEmptyStr | None = None
+    """SSM parameter; value "disabled" stops alarm-triggered evacuations."""
+    regional_alarm: NonEmptyStr | None = None
+    """An alarm that says the impact is regional: no evacuation while it is in ALARM."""
+    min_healthy_azs: int | None = Field(default=None, ge=1)
+    """AZs that must stay in service; default 2 when the workload has 3 or more AZs, else 1."""
+    prescale: bool = False
+    """Raise each group's desired capacity so the remaining AZs hold what all AZs held."""
+    cooldown_minutes: int = Field(default=30, ge=0)
+    max_evacuations_per_day: int = Field(default=3, ge=1)
 
 
 class ExecutionConfig(_Strict):

@@ -16,8 +16,10 @@ import structlog
 from evacuation import guards
 from evacuation.aws.autoscaling import AutoScalingGateway
 from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.aws.ec2 import Ec2Gateway, Zone
 from evacuation.aws.route53 import Route53Gateway
+from evacuation.aws.ssm import ParameterReader
 from evacuation.aws.zonal_shift import ZonalShiftGateway
 from evacuation.azs import resolve_az_id
 from evacuation.config import Config
@@ -35,6 +37,7 @@ from evacuation.model import (
 )
 from evacuation.observe import Gateways, Observation, observe
 from evacuation.plan import build_plan, shift_comment
+from evacuation.preflight import preflight
 from evacuation.readiness import readiness_problems
 from evacuation.result import Result, preview
 from evacuation.retry import Deadline, RetryPolicy
@@ -96,8 +99,10 @@ class Controller:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         on_step: StepListener | None = None,
+        read_parameter: Callable[[str], str] | None = None,
     ) -> None:
         self.config = config
+        self._read_parameter = read_parameter
         self._clients = clients
         self._store = store
         self._clock = clock
@@ -131,16 +136,44 @@ class Controller:
         reason: str,
         trigger: Trigger = Trigger.MANUAL,
         deadline: Deadline | None = None,
+        force: bool = False,
+        practice_until: datetime | None = None,
+        stop_alarms: tuple[str, ...] = (),
     ) -> Result:
-        """Evacuate `az`: data plane, then control plane. Resumes an interrupted evacuation."""
+        """Evacuate `az`: data plane, then control plane. Resumes an interrupted evacuation.
+
+        Guards run before a new evacuation (not before resuming one); `force` lets a human
+        override flap damping. An alarm-triggered run in shadow mode only plans.
+        """
         run = self._begin(deadline)
         az_id, plan, observation = self._observe_and_plan(run, az)
         refusals = self._refusals(plan)
         now = self._clock()
+        notes: tuple[str, ...] = ()
+        held = self._store.held(self.config.workload)
+        if az_id not in held:
+            verdict = preflight(
+                self.config,
+                az_id=az_id,
+                trigger=trigger,
+                force=force,
+                workload_azs=observation.workload_az_ids(self.config),
+                held=held,
+                history=self._store.list(self.config.workload, limit=200),
+                cloudwatch=run.gateways.cloudwatch,
+                read_parameter=self._parameters(),
+                now=now,
+                stop_alarms=stop_alarms,
+            )
+            refusals += verdict.refusals
+            notes = verdict.notes
         evacuation = Evacuation(
             new_evacuation_id(az_id, now), self.config.workload, az_id, Status.IN_PROGRESS,
             trigger, reason, created_at=now, updated_at=now,
+            practice_until=practice_until, stop_alarms=stop_alarms,
         )  # fmt: skip
+        if trigger is Trigger.ALARM and self.config.safety.mode == "dry-run":
+            return self._shadow(run, plan, refusals)
         if refusals:
             return self._refuse(run, evacuation, plan, refusals)
         claim = self._store.claim(evacuation, self.config.safety.max_evacuated_azs)
@@ -166,9 +199,44 @@ class Controller:
             bound.warning("evacuation.busy")
             return self._result(run, evacuation, reason="another invocation is running it now")
         try:
-            return self._execute(run, evacuation, plan)
+            return self._execute(run, evacuation, plan, notes)
         finally:
             self._store.release_lease(evacuation.evacuation_id, self._owner)
+
+    def practice(
+        self,
+        az: str,
+        *,
+        minutes: int,
+        stop_alarms: tuple[str, ...] = (),
+        reason: str = "",
+        deadline: Deadline | None = None,
+    ) -> Result:
+        """A chaos experiment: evacuate a healthy AZ for `minutes`, then recover on its own
+        (the reconciler enforces the end time and the stop alarms even if the caller dies)."""
+        until = self._clock() + timedelta(minutes=minutes)
+        return self.evacuate(
+            az,
+            reason=reason or f"practice run for {minutes} min",
+            trigger=Trigger.PRACTICE,
+            deadline=deadline,
+            practice_until=until,
+            stop_alarms=stop_alarms,
+        )
+
+    def practice_should_end(self, evacuation: Evacuation, run: _Run | None = None) -> str | None:
+        """Why a practice run must end now (time up, a stop alarm fired), or None."""
+        if evacuation.practice_until is None:
+            return None
+        if self._clock() >= evacuation.practice_until:
+            return f"practice run time is up ({evacuation.practice_until:%H:%M:%S}Z)"
+        if evacuation.stop_alarms:
+            run = run or self._begin(None)
+            states = run.gateways.cloudwatch.alarm_states(evacuation.stop_alarms)
+            firing = [n for n in evacuation.stop_alarms if states.get(n) == "ALARM"]
+            if firing:
+                return f"stop condition: {', '.join(firing)} in ALARM"
+        return None
 
     def recover(self, az: str, *, reason: str = "", deadline: Deadline | None = None) -> Result:
         """Undo the active evacuation of `az` from its records, control plane first."""
@@ -236,6 +304,11 @@ class Controller:
             if evacuation is None or evacuation.status is Status.RECOVERING:
                 log.warning("reconcile.skipped", evacuation_id=evacuation_id, az_id=az_id)
                 continue
+            ending = self.practice_should_end(evacuation, run)
+            if ending is not None:
+                log.info("practice.ending", evacuation_id=evacuation_id, az_id=az_id, why=ending)
+                results.append(self.recover(az_id, reason=ending, deadline=run.deadline))
+                continue
             result = self.evacuate(
                 az_id, reason=evacuation.reason, trigger=Trigger.RECONCILE, deadline=run.deadline
             )
@@ -252,6 +325,11 @@ class Controller:
         for shift_id in extended:
             log.info("reconcile.shift_extended", workload=self.config.workload, shift=shift_id)
         return ReconcileReport(tuple(results), tuple(extended), tuple(problems))
+
+    def status_of(self, az: str) -> Evacuation | None:
+        """The active evacuation of an AZ ID, if any."""
+        evacuation_id = self._store.held(self.config.workload).get(az)
+        return self._store.load(evacuation_id) if evacuation_id else None
 
     def status(self, limit: int = 20) -> list[Evacuation]:
         """The workload's evacuations, active ones first, then newest first."""
@@ -276,6 +354,7 @@ class Controller:
             zonal_shift=ZonalShiftGateway(self._clients, call),
             route53=Route53Gateway(self._clients, call),
             autoscaling=AutoScalingGateway(self._clients, call),
+            cloudwatch=CloudWatchGateway(self._clients, call),
         )
         return _Run(deadline, retry, gateways, self._monotonic())
 
@@ -331,7 +410,29 @@ class Controller:
             evacuation.evacuation_id, self._owner, now, until + LEASE_MARGIN
         )
 
-    def _execute(self, run: _Run, evacuation: Evacuation, plan: Plan) -> Result:
+    def _shadow(self, run: _Run, plan: Plan, refusals: list[str]) -> Result:
+        """Shadow mode: say what would have happened; change nothing."""
+        would = "would be refused: " + "; ".join(refusals) if refusals else "would evacuate"
+        log.info("evacuation.shadow", az_id=plan.az_id, refusals=refusals)
+        return Result(
+            self.config.workload,
+            plan.az_id,
+            Status.PLANNED,
+            reason=f"shadow mode (safety.mode dry-run), nothing changed; {would}",
+            steps=tuple(preview(s) for s in plan.steps),
+            refusals=tuple(refusals),
+            retries=run.retry.retries,
+            total_seconds=self._elapsed(run),
+        )
+
+    def _parameters(self) -> Callable[[str], str]:
+        if self._read_parameter is None:
+            self._read_parameter = ParameterReader(self._clients)
+        return self._read_parameter
+
+    def _execute(
+        self, run: _Run, evacuation: Evacuation, plan: Plan, notes: tuple[str, ...] = ()
+    ) -> Result:
         executor = self._executor(run, evacuation)
         stored = {s.key: s for s in evacuation.steps}
         records = executor.run_phase(plan.in_phase(Phase.DATA_PLANE), stored)
@@ -361,7 +462,8 @@ class Controller:
             failed=[str(r.key) for r in records if r.outcome is Outcome.FAILED],
             retries=run.retry.retries,
         )
-        return self._result(run, evacuation, data_plane_seconds=data_plane_seconds)
+        reason = "; ".join(notes) or None
+        return self._result(run, evacuation, reason=reason, data_plane_seconds=data_plane_seconds)
 
     def _executor(self, run: _Run, evacuation: Evacuation) -> Executor:
         return Executor(

@@ -25,6 +25,7 @@ U = TypeVar("U")
 LANE = {
     StepKind.ZONAL_SHIFT: "arc-zonal-shift",
     StepKind.ROUTE53_WEIGHT: "route53",
+    StepKind.ASG_CAPACITY: "autoscaling",
     StepKind.ASG_PROCESSES: "autoscaling",
     StepKind.ASG_SUBNETS: "autoscaling",
 }
@@ -258,7 +259,7 @@ def _before(step: PlannedStep, previous: StepRecord | None) -> object:
 def _group_of(record: StepRecord) -> str:
     if record.key.kind is StepKind.ROUTE53_WEIGHT:
         return record.key.resource.split("/", 1)[0]
-    if record.key.kind in (StepKind.ASG_PROCESSES, StepKind.ASG_SUBNETS):
+    if LANE[record.key.kind] == "autoscaling":
         return f"asg:{record.key.resource}"
     return str(record.key)
 

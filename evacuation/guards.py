@@ -5,7 +5,10 @@ Each returns None when the plan may go ahead, or a sentence a human on call can 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from evacuation.aws.zonal_shift import ActiveShift
 
@@ -52,3 +55,116 @@ def too_many_azs(az_id: str, held: Mapping[str, str], max_azs: int) -> str | Non
             f"recover it first, or raise the limit if losing {len(others) + 1} AZs is really safe"
         )
     return None
+
+
+def kill_switch(value: str | None, parameter: str) -> str | None:
+    """The operators' off switch for automation: "disabled" stops alarm-triggered runs."""
+    if value is None:
+        return f"cannot read the kill switch {parameter}; not acting alone without it"
+    if value.strip().lower() == "disabled":
+        return (
+            f"the kill switch {parameter} is set to disabled: alarm-triggered evacuations are "
+            "off. Evacuate by hand if needed (azevac evacuate), or set it to enabled"
+        )
+    return None
+
+
+def regional_impact(
+    az_id: str, other_azs_in_alarm: Mapping[str, str], regional_alarm_in_alarm: str | None
+) -> str | None:
+    """Evacuating one AZ cannot fix a regional event, and removes capacity during it."""
+    if regional_alarm_in_alarm is not None:
+        return (
+            f"regional impact: {regional_alarm_in_alarm} is in ALARM; evacuating {az_id} "
+            "cannot fix a regional event and would remove capacity"
+        )
+    if other_azs_in_alarm:
+        listing = ", ".join(f"{alarm} ({az})" for alarm, az in sorted(other_azs_in_alarm.items()))
+        return (
+            f"regional impact: other AZs are impaired too ({listing}); evacuating {az_id} "
+            "cannot fix a regional event and would remove capacity"
+        )
+    return None
+
+
+def default_min_healthy(workload_azs: int) -> int:
+    return 2 if workload_azs >= 3 else 1
+
+
+def too_few_healthy(
+    az_id: str, workload_azs: frozenset[str], held: Mapping[str, str], min_healthy: int
+) -> str | None:
+    """Keep at least `min_healthy` AZs in service after this evacuation."""
+    out = set(held) | {az_id}
+    left = sorted(workload_azs - out)
+    if len(left) < min_healthy:
+        return (
+            f"evacuating {az_id} would leave {len(left)} AZ(s) in service ({', '.join(left)}); "
+            f"safety.min_healthy_azs is {min_healthy}"
+        )
+    return None
+
+
+def cooldown(
+    az_id: str,
+    last_recovered_at: datetime | None,
+    now: datetime,
+    minutes: int,
+    force: bool,
+) -> str | None:
+    """Flap damping: an AZ just recovered is not evacuated again unless a human forces it."""
+    if force or last_recovered_at is None:
+        return None
+    ready_at = last_recovered_at + timedelta(minutes=minutes)
+    if now < ready_at:
+        return (
+            f"{az_id} was recovered at {last_recovered_at:%H:%M:%S}Z, less than "
+            f"safety.cooldown_minutes={minutes} ago (flapping?); a human may evacuate with force"
+        )
+    return None
+
+
+def rate_of_change(recent_automatic: int, max_per_day: int) -> str | None:
+    """Automation that keeps firing is a signal for a human, not for more automation."""
+    if recent_automatic >= max_per_day:
+        return (
+            f"{recent_automatic} automatic evacuations in the last 24h reached "
+            f"safety.max_evacuations_per_day={max_per_day}: paging a human instead"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class CapacityDecision:
+    refusal: str | None = None
+    desired: int | None = None
+    """The desired capacity to set (prescale), or None to leave it."""
+    skip_reason: str | None = None
+
+
+def capacity(
+    group: str,
+    *,
+    desired: int,
+    max_size: int,
+    azs_before: int,
+    azs_in_impaired: int,
+    prescale: bool,
+) -> CapacityDecision:
+    """Can the remaining AZs carry the load? With AZRebalance suspended the impaired AZ's
+    instances stay counted in DesiredCapacity, so holding the same capacity elsewhere needs
+    desired + the AZ's share."""
+    if azs_before <= 1:
+        return CapacityDecision(skip_reason=f"{group} is pinned to a single AZ")
+    if azs_in_impaired == 0 or desired == 0:
+        return CapacityDecision()
+    share = math.ceil(desired * azs_in_impaired / azs_before)
+    needed = desired + share
+    if needed > max_size:
+        return CapacityDecision(
+            refusal=(
+                f"Auto Scaling group {group}: the remaining AZs need {needed} instances to hold "
+                f"today's {desired}, above MaxSize {max_size}; raise MaxSize first"
+            )
+        )
+    return CapacityDecision(desired=needed if prescale else None)

@@ -24,6 +24,7 @@ class Phase(StrEnum):
 class StepKind(StrEnum):
     ZONAL_SHIFT = "zonal_shift"
     ROUTE53_WEIGHT = "route53_weight"
+    ASG_CAPACITY = "asg_capacity"
     ASG_PROCESSES = "asg_processes"
     ASG_SUBNETS = "asg_subnets"
 
@@ -88,6 +89,7 @@ class StepKey:
 PHASE_OF: Mapping[StepKind, Phase] = {
     StepKind.ZONAL_SHIFT: Phase.DATA_PLANE,
     StepKind.ROUTE53_WEIGHT: Phase.DATA_PLANE,
+    StepKind.ASG_CAPACITY: Phase.CONTROL_PLANE,
     StepKind.ASG_PROCESSES: Phase.CONTROL_PLANE,
     StepKind.ASG_SUBNETS: Phase.CONTROL_PLANE,
 }
@@ -182,6 +184,10 @@ class Evacuation:
     finished_at: datetime | None = None
     recovered_at: datetime | None = None
     data_plane_seconds: float | None = None
+    practice_until: datetime | None = None
+    """A practice run: recover automatically at this time (the reconciler enforces it)."""
+    stop_alarms: tuple[str, ...] = ()
+    """A practice run: recover at once if any of these alarms goes to ALARM."""
     steps: tuple[StepRecord, ...] = field(default=())
 
     def evolve(self, **changes: Any) -> Evacuation:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from evacuation.aws.autoscaling import AutoScalingGateway, Group
+from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.aws.ec2 import Ec2Gateway, Zone
 from evacuation.aws.route53 import Route53Gateway
 from evacuation.aws.zonal_shift import ManagedResource, ZonalShiftGateway
@@ -28,6 +29,7 @@ class Gateways:
     zonal_shift: ZonalShiftGateway
     route53: Route53Gateway
     autoscaling: AutoScalingGateway
+    cloudwatch: CloudWatchGateway
 
 
 def record_set_key(record_set: RecordSetConfig) -> str:

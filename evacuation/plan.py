@@ -126,10 +126,30 @@ def _group_steps(
             PlannedStep(processes_key, suspended, None, False, skip_reason=reason, group=group),
             PlannedStep(subnets_key, list(observed.subnets), None, False, reason, group=group),
         ], None
+    zones = {observation.subnet_az[s] for s in observed.subnets}
+    sizing = guards.capacity(
+        name,
+        desired=observed.desired,
+        max_size=observed.max_size,
+        azs_before=len(zones),
+        azs_in_impaired=1,
+        prescale=config.safety.prescale,
+    )
+    refusal = guards.no_subnet_left(name, az_id, remaining) or sizing.refusal
+    steps = []
+    if config.safety.prescale:
+        capacity_key = StepKey(StepKind.ASG_CAPACITY, name)
+        target = sizing.desired if sizing.desired is not None else observed.desired
+        steps.append(
+            PlannedStep(
+                capacity_key, observed.desired, target, target > observed.desired, group=group
+            )
+        )
     # Suspend first: removing a subnet while AZRebalance runs starts a rebalancing activity that
     # terminates instances in the impaired AZ (control-plane churn during the event) while the
     # zonal shift already keeps traffic off them.
-    return [
+    steps += [
         PlannedStep(processes_key, suspended, wanted, suspended != wanted, group=group),
         PlannedStep(subnets_key, list(observed.subnets), remaining, True, group=group),
-    ], guards.no_subnet_left(name, az_id, remaining)
+    ]
+    return steps, refusal

@@ -13,7 +13,7 @@ from evacuation.model import Evacuation, Trigger
 from evacuation.result import Result, evacuation_dict
 from evacuation.retry import Deadline
 
-Action = Literal["plan", "evacuate", "recover", "status"]
+Action = Literal["plan", "evacuate", "recover", "status", "practice"]
 
 
 class ManualRequest(BaseModel):
@@ -25,11 +25,19 @@ class ManualRequest(BaseModel):
     az: str | None = Field(default=None, min_length=1, max_length=32)
     dry_run: bool = False
     reason: str = Field(default="", max_length=500)
+    force: bool = False
+    """Override flap damping (a recent recovery of this AZ). Logged."""
+    minutes: int | None = Field(default=None, ge=1, le=720)
+    """practice: how long the AZ stays evacuated before recovering on its own."""
+    stop_alarms: list[str] = Field(default_factory=list, max_length=10)
+    """practice: recover at once if any of these alarms goes to ALARM."""
 
     @model_validator(mode="after")
     def _az_when_needed(self) -> ManualRequest:
         if self.action != "status" and not self.az:
             raise ValueError(f"az is required for action {self.action}")
+        if self.action == "practice" and self.minutes is None:
+            raise ValueError("minutes is required for action practice")
         return self
 
 
@@ -62,7 +70,20 @@ def run_request(
         return controller.recover_preview(request.az, deadline=deadline)
     if request.action == "evacuate":
         return controller.evacuate(
-            request.az, reason=reason, trigger=Trigger.MANUAL, deadline=deadline
+            request.az,
+            reason=reason,
+            trigger=Trigger.MANUAL,
+            deadline=deadline,
+            force=request.force,
+        )
+    if request.action == "practice":
+        assert request.minutes is not None  # checked by the model
+        return controller.practice(
+            request.az,
+            minutes=request.minutes,
+            stop_alarms=tuple(request.stop_alarms),
+            reason=request.reason,
+            deadline=deadline,
         )
     return controller.recover(request.az, reason=reason, deadline=deadline)
 

@@ -75,6 +75,13 @@ class AutoScalingGateway:
             ),
         )
 
+    def set_desired_capacity(self, name: str, desired: int) -> None:
+        asg = self._clients.autoscaling()
+        update = partial(
+            asg.set_desired_capacity, AutoScalingGroupName=name, DesiredCapacity=desired
+        )
+        self._call("autoscaling.SetDesiredCapacity", update)
+
     def suspend_processes(self, name: str, processes: Iterable[str]) -> None:
         """Suspend exactly these processes. An empty list would suspend all of them: refused."""
         names = sorted(processes)

@@ -1,7 +1,7 @@
 """One runner per kind of step: apply, verify and revert, each through the AWS gateways."""
 
 from evacuation.model import StepKind
-from evacuation.steps.autoscaling import ProcessesRunner, SubnetsRunner
+from evacuation.steps.autoscaling import CapacityRunner, ProcessesRunner, SubnetsRunner
 from evacuation.steps.base import RunContext, StepRunner, Verdict, Verified
 from evacuation.steps.route53 import WeightRunner
 from evacuation.steps.zonal_shift import ZonalShiftRunner
@@ -9,6 +9,7 @@ from evacuation.steps.zonal_shift import ZonalShiftRunner
 RUNNERS: dict[StepKind, StepRunner] = {
     StepKind.ZONAL_SHIFT: ZonalShiftRunner(),
     StepKind.ROUTE53_WEIGHT: WeightRunner(),
+    StepKind.ASG_CAPACITY: CapacityRunner(),
     StepKind.ASG_PROCESSES: ProcessesRunner(),
     StepKind.ASG_SUBNETS: SubnetsRunner(),
 }

@@ -18,6 +18,42 @@ def _read(ctx: RunContext, name: str) -> Group:
     return group
 
 
+class CapacityRunner:
+    """Prescale: raise desired capacity so the remaining AZs hold what all AZs held."""
+
+    def apply(self, ctx: RunContext, steps: Sequence[PlannedStep]) -> Mapping[StepKey, JsonValue]:
+        for step in steps:
+            ctx.gateways.autoscaling.set_desired_capacity(step.resource, step.intended)
+        return {step.key: step.intended for step in steps}
+
+    def verify(
+        self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
+    ) -> Mapping[StepKey, Verified]:
+        results: dict[StepKey, Verified] = {}
+        for step in steps:
+            desired = _read(ctx, step.resource).desired
+            results[step.key] = (
+                Verified(Verdict.CONVERGED)
+                if desired >= afters[step.key]
+                else Verified(Verdict.DIVERGED, f"desired capacity reads back {desired}")
+            )
+        return results
+
+    def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
+        results: dict[StepKey, Reverted] = {}
+        for record in records:
+            current = _read(ctx, record.key.resource).desired
+            if current == record.before:
+                results[record.key] = Reverted(Outcome.UNCHANGED, "desired is already as before")
+            elif current != record.after:
+                reason = f"desired is {current}, changed since (scaling policy?); left as it is"
+                results[record.key] = Reverted(Outcome.SKIPPED, reason)
+            else:
+                ctx.gateways.autoscaling.set_desired_capacity(record.key.resource, record.before)
+                results[record.key] = Reverted(Outcome.REVERTED, after=record.before)
+        return results
+
+
 class ProcessesRunner:
     """Suspend processes (AZRebalance by default) so the group does not move capacity around."""
 

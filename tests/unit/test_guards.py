@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -54,3 +54,86 @@ def test_max_azs_counts_only_other_azs(held: dict[str, str], az: str, max_azs: i
     refusal = guards.too_many_azs(az, held, max_azs)
     others = len([a for a in held if a != az])
     assert (refusal is not None) == (az not in held and others >= max_azs)
+
+
+@given(st.one_of(st.none(), st.sampled_from(["enabled", "disabled", "DISABLED ", "on", ""])))
+def test_kill_switch_refuses_when_disabled_or_unreadable(value: str | None) -> None:
+    refusal = guards.kill_switch(value, "/azevac/kill-switch")
+    assert (refusal is not None) == (value is None or value.strip().lower() == "disabled")
+
+
+@given(st.dictionaries(st.text(min_size=1, max_size=10), az_ids, max_size=4), st.booleans(), az_ids)
+def test_regional_refused_when_any_other_az_or_the_regional_alarm_fires(
+    others: dict[str, str], regional: bool, az: str
+) -> None:
+    refusal = guards.regional_impact(az, others, "region-alarm" if regional else None)
+    assert (refusal is not None) == (bool(others) or regional)
+    if refusal:
+        assert "regional" in refusal
+
+
+@given(
+    st.frozensets(az_ids, min_size=1, max_size=6),
+    st.dictionaries(az_ids, st.just("ev"), max_size=3),
+    az_ids,
+    st.integers(1, 4),
+)
+def test_min_healthy_counts_what_is_left_in_service(
+    workload: frozenset[str], held: dict[str, str], az: str, min_healthy: int
+) -> None:
+    refusal = guards.too_few_healthy(az, workload, held, min_healthy)
+    left = workload - set(held) - {az}
+    assert (refusal is not None) == (len(left) < min_healthy)
+
+
+@given(st.integers(1, 8))
+def test_default_min_healthy_is_two_from_three_azs(azs: int) -> None:
+    assert guards.default_min_healthy(azs) == (2 if azs >= 3 else 1)
+
+
+@given(
+    st.one_of(st.none(), st.integers(0, 120)),
+    st.integers(0, 120),
+    st.integers(0, 60),
+    st.booleans(),
+)
+def test_cooldown_refuses_only_inside_the_window_and_never_when_forced(
+    recovered_minutes_ago: int | None, _unused: int, cooldown: int, force: bool
+) -> None:
+    now = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    recovered = (
+        None if recovered_minutes_ago is None else now - timedelta(minutes=recovered_minutes_ago)
+    )
+    refusal = guards.cooldown("use1-az1", recovered, now, cooldown, force)
+    inside = recovered_minutes_ago is not None and recovered_minutes_ago < cooldown
+    assert (refusal is not None) == (inside and not force)
+
+
+@given(st.integers(0, 10), st.integers(1, 10))
+def test_rate_of_change_refuses_at_the_daily_limit(recent: int, limit: int) -> None:
+    assert (guards.rate_of_change(recent, limit) is not None) == (recent >= limit)
+
+
+@given(
+    desired=st.integers(0, 100),
+    max_size=st.integers(0, 200),
+    azs=st.integers(1, 6),
+    prescale=st.booleans(),
+)
+def test_capacity_holds_todays_load_in_the_remaining_azs(
+    desired: int, max_size: int, azs: int, prescale: bool
+) -> None:
+    decision = guards.capacity(
+        "web", desired=desired, max_size=max_size, azs_before=azs, azs_in_impaired=1,
+        prescale=prescale,
+    )  # fmt: skip
+    if azs == 1:
+        assert decision.skip_reason and decision.refusal is None and decision.desired is None
+        return
+    needed = desired + -(-desired // azs) if desired else 0
+    assert (decision.refusal is not None) == (needed > max_size)
+    if decision.refusal is None and prescale and desired:
+        # what stays counted in the impaired AZ plus all of today's load elsewhere
+        assert decision.desired == needed <= max_size
+    if not prescale:
+        assert decision.desired is None
