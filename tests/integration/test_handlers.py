@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from evacuation import runtime
+from evacuation.emulator.table import create_state_table
 from evacuation.emulator.world import CallRecorder, World, snapshot
 from evacuation.emulator.zonal_shift import ManualClock
 from evacuation.errors import InvalidRequestError
@@ -177,3 +178,38 @@ def test_reconcile_reports_readiness_problems(
     report = reconcile.handler({}, FakeLambdaContext())
 
     assert any("checkout-use1-az2" in p for p in report["readiness_problems"])
+
+
+@pytest.fixture
+def dynamodb_runtime(world: World, session: boto3.Session) -> Iterator[Runtime]:
+    create_state_table(session.client("dynamodb"), "azevac-state")
+    settings = Settings(config_reference=json.dumps(world.config()), table="azevac-state")
+    rt = Runtime(settings, session)
+    runtime.install(rt)
+    yield rt
+    runtime.install(None)
+
+
+def test_duplicate_alarm_event_starts_one_evacuation(
+    world: World, dynamodb_runtime: Runtime, recorder: CallRecorder
+) -> None:
+    # Given the same EventBridge event delivered three times (at-least-once delivery)
+    event = eventbridge(ALARM)
+    answers = [alarm.handler(event, FakeLambdaContext()) for _ in range(3)]
+
+    # Then one evacuation ran, the replays answered from the idempotency record
+    assert {a["evacuation_id"] for a in answers} == {answers[0]["evacuation_id"]}
+    starts = [m for m in recorder.mutations if m[1] == "StartZonalShift"]
+    assert len(starts) == 1
+    status = manual.handler({"action": "status"}, FakeLambdaContext())
+    assert len(status["evacuations"]) == 1
+    assert snapshot(world)["weights"]["checkout-use1-az1"] == 0
+
+
+def test_full_cycle_on_the_dynamodb_store(world: World, dynamodb_runtime: Runtime) -> None:
+    original = snapshot(world)
+    done = alarm.handler(eventbridge(ALARM), FakeLambdaContext())
+    assert done["status"] == "EVACUATED"
+    recovered = manual.handler({"action": "recover", "az": AZ}, FakeLambdaContext())
+    assert recovered["status"] == "RECOVERED"
+    assert snapshot(world) == original

@@ -1,0 +1,398 @@
+"""The DynamoDB state store: same semantics as the in-memory one (tests/contract checks both).
+
+Layout (one table, keys from template.yaml):
+- workload lock  pk=WL#<workload>  sk=LOCK          one attribute per held AZ (az#<id> = evac id)
+                                                    and held_count; claimed in ONE transaction
+- header         pk=EVAC#<id>      sk=META          + gsi1pk=WL#<workload>, gsi1sk=<created>#<id>
+- step           pk=EVAC#<id>      sk=STEP#<key>    before written once (if_not_exists)
+before/after are JSON strings so floats and nulls round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from evacuation.aws.errors import AwsApiError, translate
+from evacuation.errors import StateCorruptError
+from evacuation.model import Evacuation, Outcome, Status, StepKey, StepRecord, Trigger
+from evacuation.retry import Deadline, RetryPolicy
+from evacuation.state.base import Claim
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+T = TypeVar("T")
+AZ_PREFIX = "az#"
+GSI = "by-workload"
+HEADER_FIELDS = (
+    "evacuation_id", "workload", "az_id", "status", "trigger", "reason", "created_at",
+    "updated_at", "finished_at", "recovered_at", "data_plane_seconds", "practice_until",
+    "stop_alarms",
+)  # fmt: skip
+CLAIM_ATTEMPTS = 3
+CONFLICT_CODES = ("TransactionCanceledException", "ConditionalCheckFailedException")
+Item = dict[str, Any]
+
+
+def _s(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, Any]:
+    return {"N": repr(value)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class DynamoDBStateStore:
+    """`StateStore` on one DynamoDB table; every claim is one transaction, every write atomic."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self._table = table_name
+        self._client = client
+
+    # -- lock ----------------------------------------------------------------------------------
+
+    def claim(self, evacuation: Evacuation, max_azs: int) -> Claim:
+        header = self._header_item(evacuation)
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                self._call(
+                    "dynamodb.TransactWriteItems",
+                    partial(
+                        self._client.transact_write_items,
+                        TransactItems=[
+                            {
+                                "Update": {
+                                    "TableName": self._table,
+                                    "Key": self._lock_key(evacuation.workload),
+                                    "UpdateExpression": "SET #az = :id ADD held_count :one",
+                                    "ConditionExpression": "attribute_not_exists(#az) AND "
+                                    "(attribute_not_exists(held_count) OR held_count < :max)",
+                                    "ExpressionAttributeNames": {
+                                        "#az": AZ_PREFIX + evacuation.az_id
+                                    },
+                                    "ExpressionAttributeValues": {
+                                        ":id": _s(evacuation.evacuation_id),
+                                        ":one": _n(1),
+                                        ":max": _n(max_azs),
+                                    },
+                                }
+                            },
+                            {
+                                "Put": {
+                                    "TableName": self._table,
+                                    "Item": header,
+                                    "ConditionExpression": "attribute_not_exists(pk)",
+                                }
+                            },
+                        ],
+                    ),
+                )
+            except AwsApiError as exc:
+                if exc.code not in (
+                    "TransactionCanceledException",
+                    "ConditionalCheckFailedException",
+                ):
+                    raise
+                held = self.held(evacuation.workload)
+                if evacuation.az_id in held:
+                    return Claim(False, held[evacuation.az_id], held)
+                if len(held) >= max_azs:
+                    return Claim(False, None, held)
+                continue  # the lock changed under us: decide again
+            return Claim(True, evacuation.evacuation_id, self.held(evacuation.workload))
+        held = self.held(evacuation.workload)
+        return Claim(False, held.get(evacuation.az_id), held)
+
+    def release(self, workload: str, az_id: str, evacuation_id: str) -> None:
+        try:
+            self._call(
+                "dynamodb.UpdateItem",
+                partial(
+                    self._client.update_item,
+                    TableName=self._table,
+                    Key=self._lock_key(workload),
+                    UpdateExpression="REMOVE #az ADD held_count :minus",
+                    ConditionExpression="#az = :id",
+                    ExpressionAttributeNames={"#az": AZ_PREFIX + az_id},
+                    ExpressionAttributeValues={":id": _s(evacuation_id), ":minus": _n(-1)},
+                ),
+            )
+        except AwsApiError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+
+    def held(self, workload: str) -> Mapping[str, str]:
+        response = self._call(
+            "dynamodb.GetItem",
+            partial(
+                self._client.get_item,
+                TableName=self._table,
+                Key=self._lock_key(workload),
+                ConsistentRead=True,
+            ),
+        )
+        item = response.get("Item", {})
+        return {
+            name.removeprefix(AZ_PREFIX): value["S"]
+            for name, value in item.items()
+            if name.startswith(AZ_PREFIX) and "S" in value
+        }
+
+    # -- lease ---------------------------------------------------------------------------------
+
+    def acquire_lease(self, evacuation_id: str, owner: str, now: datetime, until: datetime) -> bool:
+        try:
+            self._call(
+                "dynamodb.UpdateItem",
+                partial(
+                    self._client.update_item,
+                    TableName=self._table,
+                    Key=self._header_key(evacuation_id),
+                    UpdateExpression="SET lease_owner = :owner, lease_until = :until",
+                    ConditionExpression="attribute_exists(pk) AND (attribute_not_exists("
+                    "lease_until) OR lease_until < :now OR lease_owner = :owner)",
+                    ExpressionAttributeValues={
+                        ":owner": _s(owner),
+                        ":until": _n(until.timestamp()),
+                        ":now": _n(now.timestamp()),
+                    },
+                ),
+            )
+        except AwsApiError as exc:
+            if exc.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def release_lease(self, evacuation_id: str, owner: str) -> None:
+        try:
+            self._call(
+                "dynamodb.UpdateItem",
+                partial(
+                    self._client.update_item,
+                    TableName=self._table,
+                    Key=self._header_key(evacuation_id),
+                    UpdateExpression="REMOVE lease_owner, lease_until",
+                    ConditionExpression="lease_owner = :owner",
+                    ExpressionAttributeValues={":owner": _s(owner)},
+                ),
+            )
+        except AwsApiError as exc:
+            if exc.code != "ConditionalCheckFailedException":
+                raise
+
+    # -- records -------------------------------------------------------------------------------
+
+    def save_header(self, evacuation: Evacuation) -> None:
+        item = self._header_item(evacuation)
+        values = {k: v for k, v in item.items() if k not in ("pk", "sk")}
+        absent = [f for f in HEADER_FIELDS if f not in item]
+        names = {f"#{i}": k for i, k in enumerate([*values, *absent])}
+        index = {k: f"#{i}" for i, k in enumerate([*values, *absent])}
+        expression = "SET " + ", ".join(f"{index[k]} = :{i}" for i, k in enumerate(values))
+        if absent:
+            expression += " REMOVE " + ", ".join(index[k] for k in absent)
+        self._call(
+            "dynamodb.UpdateItem",
+            partial(
+                self._client.update_item,
+                TableName=self._table,
+                Key=self._header_key(evacuation.evacuation_id),
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":{i}": v for i, v in enumerate(values.values())},
+            ),
+        )
+
+    def save_step(self, evacuation_id: str, step: StepRecord) -> None:
+        sets = {
+            "step_key": _s(str(step.key)),
+            "outcome": _s(step.outcome.value),
+            "after": _s(json.dumps(step.after, sort_keys=True)),
+            "attempts": _n(step.attempts),
+        }
+        optional = {
+            "error": step.error,
+            "reason": step.reason,
+            "started_at": _iso(step.started_at),
+            "finished_at": _iso(step.finished_at),
+        }
+        sets.update({k: _s(v) for k, v in optional.items() if v is not None})
+        removes = [k for k, v in optional.items() if v is None]
+        names = {f"#{k}": k for k in [*sets, *removes, "seq", "before"]}
+        parts = [f"#{k} = :{k}" for k in sets] + ["#seq = if_not_exists(#seq, :seq)"]
+        values = {f":{k}": v for k, v in sets.items()} | {":seq": _n(time.time_ns())}
+        if step.before is not None:
+            parts.append("#before = if_not_exists(#before, :before)")
+            values[":before"] = _s(json.dumps(step.before, sort_keys=True))
+        else:
+            del names["#before"]
+        expression = "SET " + ", ".join(parts)
+        if removes:
+            expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
+        self._call(
+            "dynamodb.UpdateItem",
+            partial(
+                self._client.update_item,
+                TableName=self._table,
+                Key={"pk": _s(f"EVAC#{evacuation_id}"), "sk": _s(f"STEP#{step.key}")},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            ),
+        )
+
+    def load(self, evacuation_id: str) -> Evacuation | None:
+        items = self._query(
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": _s(f"EVAC#{evacuation_id}")},
+            ConsistentRead=True,
+        )
+        header = next((i for i in items if i["sk"]["S"] == "META"), None)
+        if header is None:
+            return None
+        steps = sorted(
+            (i for i in items if i["sk"]["S"].startswith("STEP#")), key=lambda i: int(i["seq"]["N"])
+        )
+        return _parse_header(evacuation_id, header).evolve(
+            steps=tuple(_parse_step(evacuation_id, s) for s in steps)
+        )
+
+    def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
+        response = self._call(
+            "dynamodb.Query",
+            partial(
+                self._client.query,
+                TableName=self._table,
+                IndexName=GSI,
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": _s(f"WL#{workload}")},
+                ScanIndexForward=False,
+                Limit=limit,
+            ),
+        )
+        loaded = [self.load(item["evacuation_id"]["S"]) for item in response.get("Items", [])]
+        return [e for e in loaded if e is not None]
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _query(self, **kwargs: Any) -> Sequence[Item]:
+        items: builtins.list[Item] = []
+        while True:
+            response = self._call(
+                "dynamodb.Query", partial(self._client.query, TableName=self._table, **kwargs)
+            )
+            items.extend(response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        policy = RetryPolicy(Deadline.within(20), max_attempts=5, initial_seconds=0.05)
+        return policy.call(lambda: translate(fn, what), what)
+
+    @staticmethod
+    def _lock_key(workload: str) -> dict[str, Any]:
+        return {"pk": _s(f"WL#{workload}"), "sk": _s("LOCK")}
+
+    @staticmethod
+    def _header_key(evacuation_id: str) -> dict[str, Any]:
+        return {"pk": _s(f"EVAC#{evacuation_id}"), "sk": _s("META")}
+
+    @staticmethod
+    def _header_item(evacuation: Evacuation) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "pk": _s(f"EVAC#{evacuation.evacuation_id}"),
+            "sk": _s("META"),
+            "gsi1pk": _s(f"WL#{evacuation.workload}"),
+            "gsi1sk": _s(f"{evacuation.created_at.isoformat()}#{evacuation.evacuation_id}"),
+            "evacuation_id": _s(evacuation.evacuation_id),
+            "workload": _s(evacuation.workload),
+            "az_id": _s(evacuation.az_id),
+            "status": _s(evacuation.status.value),
+            "trigger": _s(evacuation.trigger.value),
+            "reason": _s(evacuation.reason),
+            "created_at": _s(evacuation.created_at.isoformat()),
+            "updated_at": _s(evacuation.updated_at.isoformat()),
+            "stop_alarms": _s(json.dumps(list(evacuation.stop_alarms))),
+        }
+        for name in ("finished_at", "recovered_at", "practice_until"):
+            value = getattr(evacuation, name)
+            if value is not None:
+                item[name] = _s(value.isoformat())
+        if evacuation.data_plane_seconds is not None:
+            item["data_plane_seconds"] = _n(evacuation.data_plane_seconds)
+        return item
+
+
+def _field(evacuation_id: str, item: Mapping[str, Any], name: str, kind: str = "S") -> Any:
+    try:
+        return item[name][kind]
+    except (KeyError, TypeError) as exc:
+        raise StateCorruptError(
+            f"evacuation {evacuation_id}: item {item.get('sk', {}).get('S', '?')} has no "
+            f"valid {name!r}"
+        ) from exc
+
+
+def _optional_time(evacuation_id: str, item: Mapping[str, Any], name: str) -> datetime | None:
+    if name not in item:
+        return None
+    return _parse(evacuation_id, item, name, datetime.fromisoformat)
+
+
+def _parse(
+    evacuation_id: str, item: Mapping[str, Any], name: str, convert: Callable[[str], T]
+) -> T:
+    raw = _field(evacuation_id, item, name)
+    try:
+        return convert(raw)
+    except (ValueError, TypeError) as exc:
+        raise StateCorruptError(
+            f"evacuation {evacuation_id}: item {item['sk']['S']}: {name}={raw!r} is not valid"
+        ) from exc
+
+
+def _parse_header(evacuation_id: str, item: Mapping[str, Any]) -> Evacuation:
+    seconds = item.get("data_plane_seconds")
+    return Evacuation(
+        evacuation_id=_field(evacuation_id, item, "evacuation_id"),
+        workload=_field(evacuation_id, item, "workload"),
+        az_id=_field(evacuation_id, item, "az_id"),
+        status=_parse(evacuation_id, item, "status", Status),
+        trigger=_parse(evacuation_id, item, "trigger", Trigger),
+        reason=_field(evacuation_id, item, "reason"),
+        created_at=_parse(evacuation_id, item, "created_at", datetime.fromisoformat),
+        updated_at=_parse(evacuation_id, item, "updated_at", datetime.fromisoformat),
+        finished_at=_optional_time(evacuation_id, item, "finished_at"),
+        recovered_at=_optional_time(evacuation_id, item, "recovered_at"),
+        practice_until=_optional_time(evacuation_id, item, "practice_until"),
+        data_plane_seconds=float(seconds["N"]) if seconds else None,
+        stop_alarms=tuple(
+            _parse(evacuation_id, item, "stop_alarms", json.loads) if "stop_alarms" in item else ()
+        ),
+    )
+
+
+def _parse_step(evacuation_id: str, item: Mapping[str, Any]) -> StepRecord:
+    return StepRecord(
+        key=_parse(evacuation_id, item, "step_key", StepKey.parse),
+        outcome=_parse(evacuation_id, item, "outcome", Outcome),
+        before=_parse(evacuation_id, item, "before", json.loads) if "before" in item else None,
+        after=_parse(evacuation_id, item, "after", json.loads),
+        error=item["error"]["S"] if "error" in item else None,
+        reason=item["reason"]["S"] if "reason" in item else None,
+        started_at=_optional_time(evacuation_id, item, "started_at"),
+        finished_at=_optional_time(evacuation_id, item, "finished_at"),
+        attempts=int(_field(evacuation_id, item, "attempts", "N")),
+    )

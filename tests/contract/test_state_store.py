@@ -1,0 +1,211 @@
+"""One suite, both state stores: the in-memory one must behave exactly like DynamoDB."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from evacuation.emulator.table import create_state_table
+from evacuation.errors import StateCorruptError
+from evacuation.model import Evacuation, Outcome, Status, StepKey, StepKind, StepRecord, Trigger
+from evacuation.state import InMemoryStateStore, StateStore
+from evacuation.state.dynamodb import DynamoDBStateStore
+
+T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+TABLE = "azevac-state"
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def make_store(request: pytest.FixtureRequest) -> Iterator[Callable[[], StateStore]]:
+    if request.param == "memory":
+        shared = InMemoryStateStore()
+        yield lambda: shared
+        return
+    with mock_aws():
+        session = boto3.Session(region_name="us-east-1")
+        _atomic_requests(session)
+        create_state_table(session.client("dynamodb"), TABLE)
+        yield lambda: DynamoDBStateStore(TABLE, session.client("dynamodb"))
+
+
+def _atomic_requests(session: boto3.Session) -> None:
+    """DynamoDB makes each request atomic (a conditional write or a transaction is decided as a
+    whole); moto does not under threads. Serialize requests so the test checks the store's
+    logic, not moto's thread safety."""
+    lock = threading.RLock()
+
+    def acquire(**_: object) -> None:  # a before-call handler that returns a value answers
+        lock.acquire()
+
+    session.events.register("before-call.dynamodb.*", acquire)
+    session.events.register("after-call.dynamodb.*", lambda **_: lock.release())
+
+
+def evacuation(az: str = "use1-az1", n: int = 1, created: datetime = T0) -> Evacuation:
+    return Evacuation(
+        f"ev-{az}-{n}", "checkout", az, Status.IN_PROGRESS, Trigger.ALARM, "gray failure",
+        created_at=created, updated_at=created,
+    )  # fmt: skip
+
+
+def test_claim_creates_then_returns_the_holder(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    first = store.claim(evacuation(n=1), max_azs=1)
+    assert first.created and first.evacuation_id == "ev-use1-az1-1"
+    again = store.claim(evacuation(n=2), max_azs=1)
+    assert not again.created and again.evacuation_id == "ev-use1-az1-1"
+    assert store.held("checkout") == {"use1-az1": "ev-use1-az1-1"}
+    assert store.load("ev-use1-az1-2") is None
+
+
+def test_claim_beyond_max_azs_is_refused_with_the_holders(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    store.claim(evacuation("use1-az1"), max_azs=1)
+    refused = store.claim(evacuation("use1-az2"), max_azs=1)
+    assert not refused.created and refused.evacuation_id is None
+    assert refused.held == {"use1-az1": "ev-use1-az1-1"}
+    assert store.claim(evacuation("use1-az2"), max_azs=2).created
+
+
+def test_release_only_by_the_holder(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    store.claim(evacuation(n=1), max_azs=1)
+    store.release("checkout", "use1-az1", "ev-someone-else")
+    assert store.held("checkout") == {"use1-az1": "ev-use1-az1-1"}
+    store.release("checkout", "use1-az1", "ev-use1-az1-1")
+    assert store.held("checkout") == {}
+    assert store.claim(evacuation("use1-az2", n=3), max_azs=1).created
+
+
+@pytest.mark.parametrize("azs", [("use1-az1",) * 20, ("use1-az1", "use1-az2") * 10])
+def test_concurrent_claims_create_exactly_one(
+    make_store: Callable[[], StateStore], azs: tuple[str, ...]
+) -> None:
+    barrier = threading.Barrier(len(azs))
+    created = []
+
+    def claim(i: int, az: str) -> None:
+        store = make_store()
+        barrier.wait()
+        if store.claim(evacuation(az, n=i), max_azs=1).created:
+            created.append(az)
+
+    threads = [threading.Thread(target=claim, args=(i, az)) for i, az in enumerate(azs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(created) == 1
+    assert len(make_store().held("checkout")) == 1
+
+
+def test_lease_is_exclusive_until_it_expires(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    store.claim(evacuation(), max_azs=1)
+    eid = "ev-use1-az1-1"
+    assert store.acquire_lease(eid, "a", T0, T0 + timedelta(minutes=5))
+    assert store.acquire_lease(eid, "a", T0, T0 + timedelta(minutes=6))  # re-entrant
+    assert not store.acquire_lease(eid, "b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=9))
+    store.release_lease(eid, "b")  # not the owner: ignored
+    assert not store.acquire_lease(eid, "b", T0 + timedelta(minutes=2), T0 + timedelta(minutes=9))
+    assert store.acquire_lease(eid, "b", T0 + timedelta(minutes=7), T0 + timedelta(minutes=9))
+    store.release_lease(eid, "b")
+    assert store.acquire_lease(eid, "c", T0, T0 + timedelta(minutes=1))
+    assert not store.acquire_lease("ev-missing", "c", T0, T0)
+
+
+def test_steps_round_trip_in_first_save_order_and_before_is_written_once(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    store.claim(evacuation(), max_azs=1)
+    eid = "ev-use1-az1-1"
+    shift = StepKey(StepKind.ZONAL_SHIFT, "arn:aws:elasticloadbalancing:us-east-1:1:lb/app/x/y")
+    weight = StepKey(StepKind.ROUTE53_WEIGHT, "Z1/api.example.com./A")
+    before = {"weights": {"a": 50, "b": 100}, "f": 0.1, "none": None}
+    store.save_step(eid, StepRecord(shift, Outcome.IN_PROGRESS, before=before, started_at=T0))
+    store.save_step(eid, StepRecord(weight, Outcome.PLANNED))
+    store.save_step(
+        eid,
+        StepRecord(
+            shift, Outcome.APPLIED, before={"other": 1}, after={"shift_id": "s-1", "ours": True},
+            reason="done", started_at=T0, finished_at=T0 + timedelta(seconds=2), attempts=2,
+        ),
+    )  # fmt: skip
+
+    loaded = store.load(eid)
+
+    assert loaded is not None
+    assert [s.key for s in loaded.steps] == [shift, weight]
+    first = loaded.steps[0]
+    assert first.before == before  # the first before-image survives the later save
+    assert first.after == {"shift_id": "s-1", "ours": True}
+    assert (first.outcome, first.reason, first.attempts) == (Outcome.APPLIED, "done", 2)
+    assert first.finished_at == T0 + timedelta(seconds=2)
+    assert loaded.steps[1].before is None and loaded.steps[1].outcome is Outcome.PLANNED
+
+
+def test_error_is_cleared_by_a_later_save(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    store.claim(evacuation(), max_azs=1)
+    key = StepKey(StepKind.ASG_SUBNETS, "web")
+    store.save_step("ev-use1-az1-1", StepRecord(key, Outcome.FAILED, error="Throttling"))
+    store.save_step("ev-use1-az1-1", StepRecord(key, Outcome.APPLIED))
+    loaded = store.load("ev-use1-az1-1")
+    assert loaded is not None and loaded.steps[0].error is None
+
+
+def test_header_fields_round_trip_and_list_is_newest_first(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    for n in range(3):
+        store.claim(evacuation(n=n, created=T0 + timedelta(minutes=n)), max_azs=5)
+        store.release("checkout", "use1-az1", f"ev-use1-az1-{n}")
+    done = evacuation(n=1, created=T0 + timedelta(minutes=1)).evolve(
+        status=Status.RECOVERED, recovered_at=T0 + timedelta(hours=1), data_plane_seconds=1.25,
+        practice_until=T0 + timedelta(minutes=30), stop_alarms=("a", "b"),
+    )  # fmt: skip
+    store.save_header(done)
+
+    listed = store.list("checkout", limit=2)
+
+    assert [e.evacuation_id for e in listed] == ["ev-use1-az1-2", "ev-use1-az1-1"]
+    assert listed[1] == done
+    assert store.list("other-workload") == []
+
+
+def test_corrupt_record_is_a_clear_error_never_a_guess(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    if not isinstance(store, DynamoDBStateStore):
+        pytest.skip("a hand-edited item only exists in DynamoDB")
+    store.claim(evacuation(), max_azs=1)
+    key = StepKey(StepKind.ASG_SUBNETS, "web")
+    store.save_step("ev-use1-az1-1", StepRecord(key, Outcome.APPLIED, before=["subnet-1"]))
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    for attribute, value in (("outcome", "teleported"), ("before", "{not json")):
+        client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "EVAC#ev-use1-az1-1"}, "sk": {"S": f"STEP#{key}"}},
+            UpdateExpression="SET #a = :v",
+            ExpressionAttributeNames={"#a": attribute},
+            ExpressionAttributeValues={":v": {"S": value}},
+        )
+        with pytest.raises(StateCorruptError, match=f"ev-use1-az1-1.*{attribute}"):
+            store.load("ev-use1-az1-1")
+        client.update_item(
+            TableName=TABLE,
+            Key={"pk": {"S": "EVAC#ev-use1-az1-1"}, "sk": {"S": f"STEP#{key}"}},
+            UpdateExpression="SET outcome = :o, #b = :b",
+            ExpressionAttributeNames={"#b": "before"},
+            ExpressionAttributeValues={":o": {"S": "applied"}, ":b": {"S": '["subnet-1"]'}},
+        )
