@@ -185,7 +185,7 @@ class Controller:
             if stored is None:
                 raise InvalidRequestError(f"lock names {claim.evacuation_id}, which has no record")
             evacuation = stored
-            plan = build_plan(self.config, observation, az_id, evacuation.evacuation_id)
+            plan = self._plan(observation, az_id, evacuation)
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
         bound.info(
             "evacuation.start",
@@ -371,9 +371,15 @@ class Controller:
                 f"workload {self.config.workload} does not use {az_id}; "
                 f"it runs in {', '.join(sorted(used)) or 'no AZ azevac can see'}"
             )
-        held = self._store.held(self.config.workload)
-        plan = build_plan(self.config, observation, az_id, held.get(az_id))
+        held = self._store.held(self.config.workload).get(az_id)
+        plan = self._plan(observation, az_id, self._store.load(held) if held else None)
         return az_id, plan, observation
+
+    def _plan(self, observation: Observation, az_id: str, resumed: Evacuation | None) -> Plan:
+        if resumed is None:
+            return build_plan(self.config, observation, az_id)
+        touched = {s.key: s for s in resumed.steps if s.changed_something}
+        return build_plan(self.config, observation, az_id, resumed.evacuation_id, touched)
 
     def _refusals(self, plan: Plan) -> list[str]:
         held = self._store.held(self.config.workload)

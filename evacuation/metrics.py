@@ -15,11 +15,12 @@ def record_result(metrics: Metrics, result: Result) -> None:
     if result.status is Status.REFUSED:
         metrics.add_metric(name="EvacuationsRefused", unit=MetricUnit.Count, value=1)
         return
-    if result.status in (Status.EVACUATED, Status.DEGRADED):
+    evacuated = result.status in (Status.EVACUATED, Status.DEGRADED)
+    if evacuated:
         metrics.add_metric(name="EvacuationsRun", unit=MetricUnit.Count, value=1)
     failed = sum(1 for s in result.steps if s.outcome is Outcome.FAILED)
     metrics.add_metric(name="StepsFailed", unit=MetricUnit.Count, value=failed)
-    if result.data_plane_seconds is not None:
+    if evacuated and result.data_plane_seconds is not None:
         metrics.add_metric(
             name="DataPlaneSeconds", unit=MetricUnit.Seconds, value=result.data_plane_seconds
         )

@@ -10,14 +10,24 @@ from evacuation.aws.autoscaling import Group
 from evacuation.aws.zonal_shift import ManagedResource
 from evacuation.config import Config, RecordSetConfig
 from evacuation.errors import EvacuationError
-from evacuation.model import Plan, PlannedStep, StepKey, StepKind
+from evacuation.model import Plan, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.observe import Observation, record_set_key
 
 
 def build_plan(
-    config: Config, observation: Observation, az_id: str, evacuation_id: str | None = None
+    config: Config,
+    observation: Observation,
+    az_id: str,
+    evacuation_id: str | None = None,
+    touched: Mapping[StepKey, StepRecord] | None = None,
 ) -> Plan:
-    """The ordered steps to evacuate `az_id`: data plane (shifts, weights), then control plane."""
+    """The ordered steps to evacuate `az_id`: data plane (shifts, weights), then control plane.
+
+    `touched`: records of steps an earlier run of this evacuation may have changed. Their
+    resources can look "not in the AZ" only because of us, so they are planned to converge to
+    the intent recorded before that run acted, never skipped.
+    """
+    touched = touched or {}
     steps: list[PlannedStep] = []
     refusals: list[str] = []
     if config.zonal_shift:
@@ -33,7 +43,7 @@ def build_plan(
     if config.autoscaling:
         for name in config.autoscaling.groups:
             group_steps, refusal = _group_steps(
-                name, observation.groups[name], observation, az_id, config
+                name, observation.groups[name], observation, az_id, config, touched=touched
             )
             steps.extend(group_steps)
             refusals.extend([refusal] if refusal else [])
@@ -104,6 +114,8 @@ def _group_steps(
     observation: Observation,
     az_id: str,
     config: Config,
+    *,
+    touched: Mapping[StepKey, StepRecord],
 ) -> tuple[list[PlannedStep], str | None]:
     assert config.autoscaling is not None
     processes_key = StepKey(StepKind.ASG_PROCESSES, name)
@@ -120,7 +132,7 @@ def _group_steps(
     remaining = [s for s in observed.subnets if s not in in_az]
     suspended = sorted(observed.suspended)
     wanted = sorted(observed.suspended | set(config.autoscaling.suspend_processes))
-    if not in_az:
+    if not in_az and subnets_key not in touched:
         reason = f"the group has no subnet in {az_id}"
         return [
             PlannedStep(processes_key, suspended, None, False, skip_reason=reason, group=group),
@@ -135,11 +147,18 @@ def _group_steps(
         azs_in_impaired=1,
         prescale=config.safety.prescale,
     )
-    refusal = guards.no_subnet_left(name, az_id, remaining) or sizing.refusal
+    capacity_key = StepKey(StepKind.ASG_CAPACITY, name)
+    resumed = subnets_key in touched or capacity_key in touched
+    # A resumed group was sized when its evacuation started; sizing it again from the group as
+    # we left it would count our own changes twice.
+    refusal = None if resumed else guards.no_subnet_left(name, az_id, remaining) or sizing.refusal
     steps = []
     if config.safety.prescale:
-        capacity_key = StepKey(StepKind.ASG_CAPACITY, name)
-        target = sizing.desired if sizing.desired is not None else observed.desired
+        target = observed.desired
+        if capacity_key in touched and isinstance(touched[capacity_key].after, int):
+            target = touched[capacity_key].after  # the intent recorded before we acted
+        elif sizing.desired is not None and capacity_key not in touched:
+            target = sizing.desired
         steps.append(
             PlannedStep(
                 capacity_key, observed.desired, target, target > observed.desired, group=group
@@ -150,6 +169,6 @@ def _group_steps(
     # zonal shift already keeps traffic off them.
     steps += [
         PlannedStep(processes_key, suspended, wanted, suspended != wanted, group=group),
-        PlannedStep(subnets_key, list(observed.subnets), remaining, True, group=group),
+        PlannedStep(subnets_key, list(observed.subnets), remaining, bool(in_az), group=group),
     ]
     return steps, refusal
