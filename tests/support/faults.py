@@ -1,13 +1,19 @@
 """Inject AWS faults through botocore's event hooks, so they hit moto and the fakes alike.
 
-before-call can answer instead of AWS (throttling, 5xx, access denied, timeouts: nothing happened);
-after-call runs once the call succeeded, so raising there is "the mutation happened, the response
-was lost". A rule fires for the n-th matching calls given in its schedule.
+before-call can answer instead of AWS (throttling, 5xx, access denied, timeouts: nothing
+happened); after-call runs once the call succeeded, so raising there is "the mutation happened,
+the response was lost" (LOST_RESPONSE) or "the process died" (crash_after_mutation).
+
+Faults come from explicit rules (`add`: the n-th call of an operation) or from a seeded random
+schedule (`randomize`): the decision for a call depends only on (seed, service, operation, call
+index), so a failing case replays exactly from its seed whatever the thread interleaving.
 """
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
@@ -23,6 +29,10 @@ class Fault(Enum):
     ACCESS_DENIED = ("AccessDenied", 403)
     TIMEOUT = ("timeout", 0)
     LOST_RESPONSE = ("lost", 0)
+    LATENCY = ("latency", 0)
+
+
+RETRYABLE = (Fault.THROTTLE, Fault.SERVER_ERROR, Fault.TIMEOUT, Fault.LOST_RESPONSE)
 
 
 class SimulatedCrash(BaseException):
@@ -43,23 +53,74 @@ class Rule:
     fault: Fault
     calls: frozenset[int]
     """1-based indexes of the matching calls that fail."""
+    latency: float = 0.0
+
+
+@dataclass
+class RandomSchedule:
+    seed: int
+    rate: float
+    faults: tuple[Fault, ...]
+    services: frozenset[str]
+    max_in_a_row: int
+    mutations_only: bool = False
+
+    def fault_for(self, service: str, operation: str, index: int) -> Fault | None:
+        if service not in self.services or (self.mutations_only and not _mutating(operation)):
+            return None
+        if self.max_in_a_row and all(
+            self._rolls(service, operation, index - k) is not None
+            for k in range(1, self.max_in_a_row + 1)
+        ):
+            return None  # the caller's retry budget always gets through
+        return self._rolls(service, operation, index)
+
+    def _rolls(self, service: str, operation: str, index: int) -> Fault | None:
+        if index < 1:
+            return None
+        dice = random.Random(f"{self.seed}:{service}:{operation}:{index}")
+        if dice.random() >= self.rate:
+            return None
+        fault = dice.choice(self.faults)
+        if fault is Fault.LOST_RESPONSE and not _mutating(operation):
+            return Fault.TIMEOUT
+        return fault
 
 
 @dataclass
 class FaultInjector:
     rules: list[Rule] = field(default_factory=list)
+    schedule: RandomSchedule | None = None
     crash_after_mutation: int | None = None
     """Crash once this many mutating calls have succeeded (the last one's response is lost)."""
     crash_before_mutation: int | None = None
     """Crash just before this (1-based) mutating call is sent."""
+    injected: list[tuple[str, str, Fault]] = field(default_factory=list)
     _seen: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _mutations: int = 0
     _started: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    injected: list[tuple[str, str, Fault]] = field(default_factory=list)
+    _current: threading.local = field(default_factory=threading.local)
 
-    def add(self, service: str, operation: str, fault: Fault, *calls: int) -> FaultInjector:
-        self.rules.append(Rule(service, operation, fault, frozenset(calls or (1,))))
+    def add(
+        self, service: str, operation: str, fault: Fault, *calls: int, latency: float = 0.0
+    ) -> FaultInjector:
+        self.rules.append(Rule(service, operation, fault, frozenset(calls or (1,)), latency))
+        return self
+
+    def randomize(
+        self,
+        seed: int,
+        *,
+        rate: float = 0.3,
+        faults: tuple[Fault, ...] = RETRYABLE,
+        services: tuple[str, ...] = ("arc-zonal-shift", "route53", "autoscaling", "ec2"),
+        max_in_a_row: int = 3,
+        mutations_only: bool = False,
+    ) -> FaultInjector:
+        self.schedule = RandomSchedule(
+            seed, rate, faults, frozenset(services), max_in_a_row, mutations_only
+        )
         return self
 
     def reset(self) -> None:
@@ -68,6 +129,16 @@ class FaultInjector:
             self._seen.clear()
             self._mutations = 0
             self._started = 0
+            self.injected.clear()
+
+    def clear(self) -> None:
+        """No faults at all from now on."""
+        with self._lock:
+            self.rules.clear()
+            self.schedule = None
+            self.crash_after_mutation = None
+            self.crash_before_mutation = None
+        self.reset()
 
     def install(self, session: boto3.Session) -> None:
         session.events.register("before-call.*.*", self._before)
@@ -78,25 +149,46 @@ class FaultInjector:
         with self._lock:
             self._seen[key] += 1
             count = self._seen[key]
+            self._current.call = (key, count)
             if _mutating(model.name):
                 # Counted at the start: data-plane lanes run concurrently, so "the n-th
                 # mutation" is the n-th to be sent, not the n-th to complete.
                 self._started += 1
                 if self._started == self.crash_before_mutation:
                     raise SimulatedCrash(f"before {key}")
-            for rule in self.rules:
-                if (rule.service, rule.operation) == key and count in rule.calls:
-                    self.injected.append((*key, rule.fault))
-                    return self._answer(rule.fault, key)
-        return None
+            fault, latency = self._fault_for(key, count)
+            if fault is not None and fault not in (Fault.LOST_RESPONSE, Fault.LATENCY):
+                self.injected.append((*key, fault))
+        if latency:
+            time.sleep(latency)
+        if fault is None or fault in (Fault.LOST_RESPONSE, Fault.LATENCY):
+            return None
+        return self._answer(fault, key)
+
+    def _fault_for(self, key: tuple[str, str], count: int) -> tuple[Fault | None, float]:
+        for rule in self.rules:
+            if (rule.service, rule.operation) == key and count in rule.calls:
+                return rule.fault, rule.latency
+        if self.schedule is not None:
+            return self.schedule.fault_for(*key, count), 0.0
+        return None, 0.0
 
     def _after(self, model: Any, http_response: Any, **_: Any) -> None:
-        if not _mutating(model.name) or http_response.status_code >= 300:
+        if http_response.status_code >= 300:
             return
+        key, count = getattr(self._current, "call", (None, 0))
         with self._lock:
-            self._mutations += 1
-            if self.crash_after_mutation == self._mutations:
-                raise SimulatedCrash(f"after {model.service_model.service_name}.{model.name}")
+            lost = key is not None and self._fault_for(key, count)[0] is Fault.LOST_RESPONSE
+            if lost:
+                self.injected.append((*key, Fault.LOST_RESPONSE))
+            crash = False
+            if _mutating(model.name):
+                self._mutations += 1
+                crash = self.crash_after_mutation == self._mutations
+        if crash:
+            raise SimulatedCrash(f"after {model.service_model.service_name}.{model.name}")
+        if lost:
+            raise ReadTimeoutError(endpoint_url=f"https://{key[0]}.example (response lost)")
 
     @staticmethod
     def _answer(fault: Fault, key: tuple[str, str]) -> Any:

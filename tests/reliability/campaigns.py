@@ -1,0 +1,488 @@
+"""Reliability campaigns: each runs many cases against one embedded AWS and tallies them.
+
+The pytest suite runs them with small counts (and hypothesis-chosen seeds); `make reliability`
+runs them with large ones and prints the figures. Every case ends by recovering and checking that
+the world is exactly as it was, so one lab serves thousands of cases.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from evacuation import runtime
+from evacuation.emulator.table import create_state_table
+from evacuation.errors import ConfigurationError, InvalidRequestError, StateCorruptError
+from evacuation.model import Outcome, Status
+from evacuation.runtime import Runtime
+from evacuation.settings import Settings
+from evacuation.state import InMemoryStateStore, StateStore
+from handlers import alarm, manual
+from tests.reliability.lab import AZ, Lab
+from tests.support.faults import Fault, SimulatedCrash
+from tests.support.lambda_context import FakeLambdaContext
+
+ALARM_NAME = "checkout-use1-az1-isolated-impact"
+MUTATING_OPS = (
+    ("arc-zonal-shift", "StartZonalShift"),
+    ("route53", "ChangeResourceRecordSets"),
+    ("autoscaling", "SuspendProcesses"),
+    ("autoscaling", "UpdateAutoScalingGroup"),
+)
+
+
+OWN_STATE = frozenset({"dynamodb"})
+"""azevac's own state table: writes there are records, not changes to the workload."""
+
+
+def workload_mutations(lab: Lab) -> list[tuple[str, str]]:
+    return [m for m in lab.recorder.mutations if m[0] not in OWN_STATE]
+
+
+@dataclass
+class Tally:
+    campaign: str
+    cases: int = 0
+    converged: int = 0
+    violations: list[str] = field(default_factory=list)
+    unhandled: list[str] = field(default_factory=list)
+    mutations_on_bad_input: int = 0
+
+    def count(self, converged: bool, violations: Iterable[str] = ()) -> None:
+        self.cases += 1
+        self.converged += int(converged)
+        self.violations.extend(violations)
+
+    @property
+    def clean(self) -> bool:
+        return (
+            self.converged == self.cases
+            and not self.violations
+            and not self.unhandled
+            and self.mutations_on_bad_input == 0
+        )
+
+
+def invariants(lab: Lab, max_azs: int = 1) -> list[str]:
+    """What must hold in AWS after any case, faults or not."""
+    state = lab.state()
+    broken = []
+    away = {s[1] for s in state["shifts"] if s[2] == "ZONAL_SHIFT"}
+    if len(away) > max_azs:
+        broken.append(f"shifted away from {sorted(away)}: more than {max_azs} AZ")
+    if state["weights"] and all(w == 0 for w in state["weights"].values()):
+        broken.append("every weight of the record set is 0")
+    for name, group in state["asgs"].items():
+        if not group["subnets"]:
+            broken.append(f"group {name} has no subnet")
+    if "AZRebalance" not in state["asgs"]["checkout-worker"]["suspended"]:
+        broken.append("AZRebalance suspended by the owners of checkout-worker was resumed")
+    return broken
+
+
+def _recover_and_check(lab: Lab, store: StateStore, label: str) -> list[str]:
+    lab.faults.clear()
+    lab.clock.advance(timedelta(hours=1))  # past any lease a killed run left behind
+    if AZ not in store.held(lab.world.workload):
+        # nothing was claimed (a crash before the lock): nothing may have changed either
+        return [] if lab.state() == lab.original else [f"{label}: changed AWS with no record"]
+    result = lab.controller(store).recover(AZ, reason="campaign reset")
+    if result.status is not Status.RECOVERED:
+        return [f"{label}: recover ended {result.status.value}"]
+    if lab.state() != lab.original:
+        return [f"{label}: recover did not restore the original state"]
+    return []
+
+
+def reference_end_state(lab: Lab, **config: Any) -> dict[str, Any]:
+    """The AWS state after a fault-free evacuation (then recovered)."""
+    lab.reset()
+    store = InMemoryStateStore()
+    lab.controller(store, **config).evacuate(AZ, reason="reference")
+    end = lab.state()
+    problems = _recover_and_check(lab, store, "reference")
+    if problems:
+        raise AssertionError(problems)
+    lab.reset()
+    return end
+
+
+# -- 1. convergence under random fault schedules ------------------------------------------------
+
+
+def convergence_case(lab: Lab, seed: int, expected: dict[str, Any], tally: Tally) -> None:
+    lab.reset()
+    store = InMemoryStateStore()
+    lab.faults.randomize(seed, rate=0.35)
+    result = lab.controller(store).evacuate(AZ, reason=f"seed {seed}")
+    lab.faults.clear()
+    ok = result.status is Status.EVACUATED and lab.state() == expected
+    problems = [f"seed {seed}: {p}" for p in invariants(lab)]
+    if not ok:
+        problems.append(f"seed {seed}: ended {result.status.value}, state differs: {not ok}")
+    tally.count(ok, problems + _recover_and_check(lab, store, f"seed {seed}"))
+
+
+def convergence(lab: Lab, seeds: Iterable[int]) -> Tally:
+    tally = Tally("convergence (random faults)")
+    expected = reference_end_state(lab)
+    for seed in seeds:
+        convergence_case(lab, seed, expected, tally)
+    return tally
+
+
+# -- 2. crash consistency ------------------------------------------------------------------------
+
+
+class CrashingStore(InMemoryStateStore):
+    """Dies just before or just after the n-th state write."""
+
+    WRITES = ("claim", "save_header", "save_step", "acquire_lease", "release_lease", "release")
+
+    def __init__(self, when: str | None = None, at: int = 0) -> None:
+        super().__init__()
+        self.when, self.at, self.writes = when, at, 0
+        for name in self.WRITES:
+            setattr(self, name, self._wrap(getattr(self, name)))
+
+    def _wrap(self, write: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            self.writes += 1
+            if self.when == "before" and self.writes == self.at:
+                raise SimulatedCrash(f"before state write {self.at}")
+            answer = write(*args, **kwargs)
+            if self.when == "after" and self.writes == self.at:
+                raise SimulatedCrash(f"after state write {self.at}")
+            return answer
+
+        return wrapped
+
+    def disarm(self) -> None:
+        self.when = None
+
+
+def crash_points(lab: Lab, **config: Any) -> Tally:
+    """A crash before/after every AWS mutation and every state write; then resume, or recover."""
+    tally = Tally("crash consistency (every point)" + (f" {config}" if config else ""))
+    expected = reference_end_state(lab, **config)
+    counting = CrashingStore()
+    lab.controller(counting, **config).evacuate(AZ, reason="count")
+    writes, mutations = counting.writes, len(lab.recorder.mutations)
+    _recover_and_check(lab, counting, "count")
+    points = [("aws", w, n) for w in ("before", "after") for n in range(1, mutations + 1)]
+    points += [("state", w, n) for w in ("before", "after") for n in range(1, writes + 1)]
+    for where, when, n in points:
+        for then in ("resume", "recover"):
+            label = f"crash {when} {where} #{n} then {then}"
+            lab.reset()
+            store = CrashingStore(when, n) if where == "state" else InMemoryStateStore()
+            if where == "aws":
+                setattr(lab.faults, f"crash_{when}_mutation", n)
+            crashed = False
+            try:
+                lab.controller(store, **config).evacuate(AZ, reason=label)
+            except SimulatedCrash:
+                crashed = True
+            lab.faults.clear()
+            if isinstance(store, CrashingStore):
+                store.disarm()
+            problems = [] if crashed else [f"{label}: the crash point was never reached"]
+            ok = crashed
+            if then == "resume":
+                lab.clock.advance(timedelta(hours=1))  # a killed run's lease has expired
+                result = lab.controller(store, **config).evacuate(AZ, reason="resume")
+                ok = ok and result.status is Status.EVACUATED and lab.state() == expected
+                problems += [f"{label}: {p}" for p in invariants(lab)]
+            problems += _recover_and_check(lab, store, label)
+            tally.count(ok and not problems, problems)
+    return tally
+
+
+# -- 3. lost responses ---------------------------------------------------------------------------
+
+
+def lost_responses(lab: Lab) -> Tally:
+    """Every mutation's response lost once: applied once in effect, never a stale write back."""
+    tally = Tally("lost responses")
+    expected = reference_end_state(lab)
+    for service, operation in MUTATING_OPS:
+        for nth in (1, 2):
+            lab.reset()
+            store = InMemoryStateStore()
+            lab.faults.add(service, operation, Fault.LOST_RESPONSE, nth)
+            result = lab.controller(store).evacuate(AZ, reason=f"lost {operation} #{nth}")
+            lab.faults.clear()
+            label = f"lost {service}.{operation} #{nth}"
+            problems = [f"{label}: {p}" for p in invariants(lab)]
+            shifts = lab.fake.shifts(lab.world.load_balancer_arn, status="ACTIVE")
+            if len(shifts) != 1:
+                problems.append(f"{label}: {len(shifts)} active shifts")
+            ok = result.status is Status.EVACUATED and lab.state() == expected
+            tally.count(ok, problems + _recover_and_check(lab, store, label))
+    return tally
+
+
+# -- 4. budget -----------------------------------------------------------------------------------
+
+
+def budget(lab: Lab) -> Tally:
+    """Faults that outlast the retry budget: that step fails, the others finish, DEGRADED; a
+    later pass (the reconciler) completes it."""
+    tally = Tally("retry budget exhausted")
+    expected = reference_end_state(lab)
+    for service, operation in MUTATING_OPS:
+        for fault in (Fault.THROTTLE, Fault.SERVER_ERROR):
+            lab.reset()
+            store = InMemoryStateStore()
+            lab.faults.add(service, operation, fault, *range(1, 100))  # until cleared
+            result = lab.controller(store).evacuate(AZ, reason="storm")
+            lab.faults.clear()
+            label = f"{fault.name} on {service}.{operation}"
+            failed = [s for s in result.steps if s.outcome is Outcome.FAILED]
+            others_ok = all(
+                s.outcome in (Outcome.APPLIED, Outcome.UNCHANGED, Outcome.SKIPPED)
+                for s in result.steps
+                if s not in failed
+            )
+            problems = [f"{label}: {p}" for p in invariants(lab)]
+            ok = (
+                result.status is Status.DEGRADED
+                and len(failed) >= 1
+                and all(fault.value[0] in (s.error or "") for s in failed)
+                and others_ok
+            )
+            report = lab.controller(store).reconcile()
+            ok = ok and [r.status for r in report.results] == [Status.EVACUATED]
+            ok = ok and lab.state() == expected
+            tally.count(ok, problems + _recover_and_check(lab, store, label))
+    return tally
+
+
+# -- 5. concurrency through the real alarm handler -----------------------------------------------
+
+
+@contextmanager
+def handler_runtime(lab: Lab, table: str = "azevac-state") -> Iterator[Runtime]:
+    """The real handlers on this lab, with the DynamoDB state store and idempotency."""
+    client = lab.session.client("dynamodb")
+    if table not in client.list_tables()["TableNames"]:
+        create_state_table(client, table)
+    config = {**lab.config, "safety": {"cooldown_minutes": 0, "max_evacuations_per_day": 10_000}}
+    rt = Runtime(Settings(config_reference=json.dumps(config), table=table), lab.session)
+    runtime.install(rt)
+    try:
+        yield rt
+    finally:
+        runtime.install(None)
+
+
+def _alarm_event(name: str, event_id: str) -> dict[str, Any]:
+    stamp = "2026-11-22T10:00:00.000+0000"
+    return {
+        "version": "0", "id": event_id, "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch", "account": "123456789012", "region": "us-east-1",
+        "time": "2026-11-22T10:00:00Z", "resources": [],
+        "detail": {"alarmName": name,
+                   "state": {"value": "ALARM", "reason": "r", "timestamp": stamp},
+                   "previousState": {"value": "OK", "reason": "r", "timestamp": stamp}},
+    }  # fmt: skip
+
+
+def _race(events: list[dict[str, Any]]) -> list[dict[str, Any] | BaseException]:
+    answers: list[dict[str, Any] | BaseException] = [{} for _ in events]
+    barrier = threading.Barrier(len(events))
+
+    def invoke(i: int) -> None:
+        barrier.wait()
+        try:
+            answers[i] = alarm.handler(events[i], FakeLambdaContext())
+        except Exception as exc:
+            answers[i] = exc
+
+    threads = [threading.Thread(target=invoke, args=(i,)) for i in range(len(events))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
+
+
+def concurrency(lab: Lab, rounds: int = 1, threads: int = 20) -> Tally:
+    tally = Tally(f"concurrency ({threads} threads)")
+    reference_end_state(lab)
+    store = InMemoryStateStore()
+    lab.controller(store).evacuate(AZ, reason="count")
+    reference = Counter(workload_mutations(lab))
+    _recover_and_check(lab, store, "count")
+    with handler_runtime(lab) as rt:
+        for r in range(rounds):
+            for mix in ("same AZ", "two AZs"):
+                lab.reset()
+                names = [ALARM_NAME] * threads
+                if mix == "two AZs":
+                    names = [ALARM_NAME, "checkout-use1-az2-isolated-impact"] * (threads // 2)
+                answers = _race([_alarm_event(n, f"r{r}-{mix}-{i}") for i, n in enumerate(names)])
+                label = f"round {r} {mix}"
+                bad = [a for a in answers if isinstance(a, BaseException)]
+                tally.unhandled += [f"{label}: {type(a).__name__}: {a}" for a in bad]
+                made = Counter(workload_mutations(lab))
+                problems = [f"{label}: {p}" for p in invariants(lab)]
+                held = rt.controller().status()
+                active = [e for e in held if e.status.is_active]
+                # each mutation at most once: exactly what one uncontended evacuation makes
+                ok = len(active) == 1 and made == reference
+                if mix == "two AZs":
+                    refused = [
+                        a for a in answers if isinstance(a, dict) and a.get("status") == "REFUSED"
+                    ]
+                    ok = ok and len(refused) >= 1
+                if not ok:
+                    problems.append(f"{label}: active={len(active)} mutations={dict(made)}")
+                store = rt.controller()._store
+                for az in list(store.held(lab.world.workload)):
+                    lab.controller(store).recover(az, reason="campaign reset")
+                if lab.state() != lab.original:
+                    problems.append(f"{label}: recover did not restore the original state")
+                tally.count(ok and not problems, problems)
+    return tally
+
+
+# -- 6. bad input --------------------------------------------------------------------------------
+
+OTHER_REGION_AZS = ("eu-west-1a", "us-west-2b", "apne1-az1", "euw1-az3", "use1-az99", "us-east-1z")
+
+
+def _junk(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(9 if depth < 3 else 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return rng.choice([True, False])
+    if kind == 2:
+        return rng.randint(-(2**63), 2**63)
+    if kind == 3:
+        return rng.random() * 1e6
+    if kind == 4:
+        return "".join(rng.choice(string.printable) for _ in range(rng.randint(0, 40)))
+    if kind == 5:
+        return "x" * rng.choice([0, 1, 10_000, 300_000])
+    if kind == 6:
+        return [_junk(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {
+        rng.choice(["action", "az", "detail", "Records", "alarmData", "id", "k"]): _junk(
+            rng, depth + 1
+        )
+        for _ in range(rng.randint(0, 5))
+    }
+
+
+def bad_event(rng: random.Random) -> tuple[str, Any]:
+    """(handler, event): malformed, or well-formed but naming what must be refused."""
+    shape = rng.randrange(8)
+    if shape == 0:
+        return rng.choice(["alarm", "manual"]), _junk(rng)
+    if shape == 1:  # an alarm event with a part broken or missing
+        event = _alarm_event(ALARM_NAME, f"fuzz-{rng.random()}")
+        path = rng.choice([("detail",), ("detail", "state"), ("detail", "alarmName"), ("id",)])
+        target = event
+        for key in path[:-1]:
+            target = target[key]
+        if rng.random() < 0.5:
+            target.pop(path[-1], None)
+        else:
+            target[path[-1]] = _junk(rng)
+        return "alarm", event
+    if shape == 2:  # SNS whose message is not JSON, or not an alarm
+        message = rng.choice(["{oops", "null", "[]", json.dumps(_junk(rng)), "x" * 100_000])
+        return "alarm", {"Records": [{"Sns": {"MessageId": "m", "Message": message}}]}
+    if shape == 3:  # alarm action payload, broken
+        return "alarm", {"source": "aws.cloudwatch", "alarmArn": "arn", "alarmData": _junk(rng)}
+    if shape == 4:  # unknown actions, wrong types
+        action = rng.choice(["explode", "", None, 5, "EVACUATE", "recover ", []])
+        return "manual", {"action": action, "az": AZ}
+    if shape == 5:  # AZs from other regions or that do not exist
+        return "manual", {"action": rng.choice(["evacuate", "plan"]), "az": rng.choice(
+            OTHER_REGION_AZS)}  # fmt: skip
+    if shape == 6:  # unknown fields (always refused), and a field of any type
+        payload: dict[str, Any] = {"action": "evacuate", "az": AZ, "colour": _junk(rng)}
+        payload[rng.choice(["dry_run", "force", "reason", "minutes"])] = _junk(rng)
+        return "manual", payload
+    # an ALARM naming an AZ of another region, or no AZ at all: logged, nothing changes
+    name = rng.choice(["checkout-euw1-az3-impact", "checkout-apne1-az1", "latency-regional", "x"])
+    return "alarm", _alarm_event(name, f"fuzz-{rng.random()}")
+
+
+def fuzz(lab: Lab, events: Iterable[tuple[str, Any]]) -> Tally:
+    """Never an unhandled exception type, never a mutation, always an error naming the problem."""
+    tally = Tally("bad input (fuzzed events)")
+    handlers = {"alarm": alarm.handler, "manual": manual.handler}
+    with handler_runtime(lab):
+        for name, event in events:
+            lab.recorder.reset()
+            try:
+                answer = handlers[name](event, FakeLambdaContext())
+                named = isinstance(answer, dict) and answer.get("status") in ("IGNORED", "REFUSED")
+            except (InvalidRequestError, ConfigurationError) as exc:
+                named = bool(str(exc))
+            except Exception as exc:
+                tally.unhandled.append(f"{name} {str(event)[:80]!r}: {type(exc).__name__}: {exc}")
+                named = False
+            mutations = len(workload_mutations(lab))
+            tally.mutations_on_bad_input += mutations
+            tally.count(named and mutations == 0)
+    return tally
+
+
+# -- 7. corrupted state --------------------------------------------------------------------------
+
+
+def corrupted_state(lab: Lab) -> Tally:
+    """A hand-edited state record: a clear error and no AWS change, never a wrong recovery."""
+    tally = Tally("corrupted state record")
+    with handler_runtime(lab, table="azevac-corrupt") as rt:
+        for attribute, value in (("outcome", "teleported"), ("before", "{not json"),
+                                 ("status", "HALF_DONE"), ("created_at", "yesterday")):  # fmt: skip
+            lab.reset()
+            evacuated = manual.handler({"action": "evacuate", "az": AZ}, FakeLambdaContext())
+            client = lab.session.client("dynamodb")
+            items = client.query(
+                TableName="azevac-corrupt",
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"EVAC#{evacuated['evacuation_id']}"}},
+            )["Items"]
+            target = next(i for i in items if attribute in i)
+            original_value = target[attribute]
+            client.update_item(
+                TableName="azevac-corrupt",
+                Key={"pk": target["pk"], "sk": target["sk"]},
+                UpdateExpression="SET #a = :v",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": {"S": value}},
+            )
+            lab.recorder.reset()
+            try:
+                manual.handler({"action": "recover", "az": AZ}, FakeLambdaContext())
+                ok = False
+            except StateCorruptError as exc:
+                ok = attribute in str(exc)
+            tally.mutations_on_bad_input += len(workload_mutations(lab))
+            client.update_item(
+                TableName="azevac-corrupt",
+                Key={"pk": target["pk"], "sk": target["sk"]},
+                UpdateExpression="SET #a = :v",
+                ExpressionAttributeNames={"#a": attribute},
+                ExpressionAttributeValues={":v": original_value},
+            )
+            recovered = manual.handler({"action": "recover", "az": AZ}, FakeLambdaContext())
+            ok = ok and recovered["status"] == "RECOVERED" and lab.state() == lab.original
+            tally.count(ok, [] if ok else [f"corrupt {attribute}: not a clear refusal"])
+    del rt
+    return tally

@@ -1,0 +1,97 @@
+"""The reliability properties, with the counts `make test` can afford. `make reliability` runs
+the same campaigns with thousands of cases and prints the figures."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.reliability import campaigns
+from tests.reliability.lab import Lab, lab
+
+
+@pytest.fixture(scope="module")
+def shared_lab() -> Iterator[Lab]:
+    with lab() as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def expected(shared_lab: Lab) -> dict[str, Any]:
+    return campaigns.reference_end_state(shared_lab)
+
+
+def _assert_clean(tally: campaigns.Tally) -> None:
+    assert tally.clean, (
+        f"{tally.campaign}: {tally.converged}/{tally.cases} converged; "
+        f"violations={tally.violations[:5]} unhandled={tally.unhandled[:5]} "
+        f"mutations on bad input={tally.mutations_on_bad_input}"
+    )
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_any_fault_schedule_within_budget_converges_to_the_fault_free_state(
+    shared_lab: Lab, expected: dict[str, Any], seed: int
+) -> None:
+    # hypothesis prints the seed of a failing schedule: rerun it with campaigns.convergence
+    tally = campaigns.Tally("convergence")
+    campaigns.convergence_case(shared_lab, seed, expected, tally)
+    _assert_clean(tally)
+
+
+@pytest.mark.parametrize("config", [{}, {"safety": {"prescale": True}}], ids=["plain", "prescale"])
+def test_a_crash_at_any_point_resumes_or_recovers_exactly(
+    shared_lab: Lab, config: dict[str, Any]
+) -> None:
+    tally = campaigns.crash_points(shared_lab, **config)
+    assert tally.cases >= 40
+    _assert_clean(tally)
+
+
+def test_a_lost_response_is_never_applied_twice_in_a_harmful_way(shared_lab: Lab) -> None:
+    _assert_clean(campaigns.lost_responses(shared_lab))
+
+
+def test_faults_beyond_the_budget_fail_that_step_only_and_the_reconciler_completes_it(
+    shared_lab: Lab,
+) -> None:
+    _assert_clean(campaigns.budget(shared_lab))
+
+
+def test_twenty_concurrent_alarm_invocations_make_one_evacuation(shared_lab: Lab) -> None:
+    _assert_clean(campaigns.concurrency(shared_lab, rounds=1, threads=20))
+
+
+def test_fuzzed_events_never_crash_never_mutate(shared_lab: Lab) -> None:
+    rng = random.Random(20261122)
+    _assert_clean(campaigns.fuzz(shared_lab, (campaigns.bad_event(rng) for _ in range(300))))
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    handler=st.sampled_from(["alarm", "manual"]),
+    event=json_values | st.fixed_dictionaries({"action": json_values, "az": json_values}),
+)
+def test_any_json_event_is_refused_cleanly(shared_lab: Lab, handler: str, event: Any) -> None:
+    _assert_clean(campaigns.fuzz(shared_lab, [(handler, event)]))
+
+
+def test_a_corrupted_state_record_is_a_clear_error_never_a_wrong_recovery(
+    shared_lab: Lab,
+) -> None:
+    _assert_clean(campaigns.corrupted_state(shared_lab))
