@@ -40,7 +40,10 @@ template: $(STAMP) $(SAM)
 	$(BIN)/cfn-lint template.yaml
 
 drill: $(STAMP)
-	@echo "make drill: not yet (issue 4)"
+	$(BIN)/python -m evacuation.drill --scenario $(SCENARIO)
+
+reliability: $(STAMP)
+	$(BIN)/python -m tests.reliability
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

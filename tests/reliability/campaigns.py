@@ -132,7 +132,7 @@ def convergence_case(lab: Lab, seed: int, expected: dict[str, Any], tally: Tally
 
 
 def convergence(lab: Lab, seeds: Iterable[int]) -> Tally:
-    tally = Tally("convergence (random faults)")
+    tally = Tally("convergence")
     expected = reference_end_state(lab)
     for seed in seeds:
         convergence_case(lab, seed, expected, tally)
@@ -171,7 +171,7 @@ class CrashingStore(InMemoryStateStore):
 
 def crash_points(lab: Lab, **config: Any) -> Tally:
     """A crash before/after every AWS mutation and every state write; then resume, or recover."""
-    tally = Tally("crash consistency (every point)" + (f" {config}" if config else ""))
+    tally = Tally("crash points" + (", prescale" if config else ""))
     expected = reference_end_state(lab, **config)
     counting = CrashingStore()
     lab.controller(counting, **config).evacuate(AZ, reason="count")
@@ -236,7 +236,7 @@ def lost_responses(lab: Lab) -> Tally:
 def budget(lab: Lab) -> Tally:
     """Faults that outlast the retry budget: that step fails, the others finish, DEGRADED; a
     later pass (the reconciler) completes it."""
-    tally = Tally("retry budget exhausted")
+    tally = Tally("retry budget")
     expected = reference_end_state(lab)
     for service, operation in MUTATING_OPS:
         for fault in (Fault.THROTTLE, Fault.SERVER_ERROR):
@@ -316,7 +316,7 @@ def _race(events: list[dict[str, Any]]) -> list[dict[str, Any] | BaseException]:
 
 
 def concurrency(lab: Lab, rounds: int = 1, threads: int = 20) -> Tally:
-    tally = Tally(f"concurrency ({threads} threads)")
+    tally = Tally(f"concurrency x{threads}")
     reference_end_state(lab)
     store = InMemoryStateStore()
     lab.controller(store).evacuate(AZ, reason="count")
@@ -395,7 +395,7 @@ def bad_event(rng: random.Random) -> tuple[str, Any]:
         target = event
         for key in path[:-1]:
             target = target[key]
-        if rng.random() < 0.5:
+        if rng.random() < 0.5 or path == ("id",):  # any non-empty id is a valid event
             target.pop(path[-1], None)
         else:
             target[path[-1]] = _junk(rng)
@@ -422,7 +422,7 @@ def bad_event(rng: random.Random) -> tuple[str, Any]:
 
 def fuzz(lab: Lab, events: Iterable[tuple[str, Any]]) -> Tally:
     """Never an unhandled exception type, never a mutation, always an error naming the problem."""
-    tally = Tally("bad input (fuzzed events)")
+    tally = Tally("bad input")
     handlers = {"alarm": alarm.handler, "manual": manual.handler}
     with handler_runtime(lab):
         for name, event in events:
@@ -438,6 +438,11 @@ def fuzz(lab: Lab, events: Iterable[tuple[str, Any]]) -> Tally:
             mutations = len(workload_mutations(lab))
             tally.mutations_on_bad_input += mutations
             tally.count(named and mutations == 0)
+            if mutations:  # keep the next case honest
+                tally.violations.append(f"{name} {str(event)[:120]!r} changed AWS")
+                store = runtime.current().controller()._store
+                for az in list(store.held(lab.world.workload)):
+                    lab.controller(store).recover(az, reason="campaign reset")
     return tally
 
 
@@ -446,7 +451,7 @@ def fuzz(lab: Lab, events: Iterable[tuple[str, Any]]) -> Tally:
 
 def corrupted_state(lab: Lab) -> Tally:
     """A hand-edited state record: a clear error and no AWS change, never a wrong recovery."""
-    tally = Tally("corrupted state record")
+    tally = Tally("corrupt state")
     with handler_runtime(lab, table="azevac-corrupt") as rt:
         for attribute, value in (("outcome", "teleported"), ("before", "{not json"),
                                  ("status", "HALF_DONE"), ("created_at", "yesterday")):  # fmt: skip
