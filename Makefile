@@ -45,5 +45,13 @@ drill: $(STAMP)
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability
 
+# sam build (BuildMethod: makefile): only the code and its runtime dependencies, built for
+# the functions' arm64 python3.12, never the repo's .venv or tests.
+build-AlarmFunction build-ManualFunction build-ReconcileFunction:
+	cp -r evacuation handlers "$(ARTIFACTS_DIR)/"
+	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator"
+	python3 -m pip install --quiet -r requirements.txt -t "$(ARTIFACTS_DIR)" \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
+
 clean:
 	rm -rf $(VENV) $(SAMVENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

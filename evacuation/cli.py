@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import boto3
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +23,7 @@ from evacuation import logs
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.lambda_ import LambdaGateway
 from evacuation.controller import Controller
-from evacuation.errors import EvacuationError
+from evacuation.errors import ConfigurationError, EvacuationError
 from evacuation.model import Status, StepRecord
 from evacuation.requests import answer, parse_request, run_request
 from evacuation.result import Result
@@ -40,6 +41,14 @@ OUTCOME_STYLE = {
     "planned": "blue",
 }
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+
+def session_factory() -> boto3.Session | None:
+    """Where the CLI's AWS session comes from: None is the default credential chain. Tests and
+    the drill replace this function to point the CLI at the embedded AWS."""
+    return None
+
+
 PRACTICE_POLL_SECONDS = 15
 
 
@@ -84,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         request = parse_request(payload)
         if args.via_lambda:
             call = Caller(RetryPolicy(Deadline.within(900)))
-            body = LambdaGateway(AwsClients(), call).invoke(args.via_lambda, request.model_dump())
+            clients = AwsClients(session_factory())
+            body = LambdaGateway(clients, call).invoke(args.via_lambda, request.model_dump())
         else:
             body = _run_locally(args, request, console)
     except EvacuationError as exc:
@@ -103,7 +113,14 @@ def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> di
         env["AZEVAC_CONFIG"] = args.config
     if args.table:
         env["AZEVAC_TABLE"] = args.table
-    runtime = Runtime(Settings.from_env(env))
+    settings = Settings.from_env(env)
+    mutates = request.action in ("evacuate", "recover", "practice") and not request.dry_run
+    if mutates and settings.table is None:
+        raise ConfigurationError(
+            f"{request.action} needs the state table (AZEVAC_TABLE or --table): without it the "
+            "before-images live only in this process and nothing could recover exactly"
+        )
+    runtime = Runtime(settings, session_factory())
     show = not args.json
 
     def progress(step: StepRecord) -> None:

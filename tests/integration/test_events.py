@@ -1,0 +1,65 @@
+"""Every sample event in events/ (the ones `sam local invoke -e` uses) runs through its handler."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from evacuation import runtime
+from evacuation.emulator.world import World, snapshot
+from evacuation.runtime import Runtime
+from evacuation.settings import Settings
+from handlers import alarm, manual, reconcile
+from tests.support.lambda_context import FakeLambdaContext
+
+EVENTS = sorted((Path(__file__).parents[2] / "events").glob("*.json"))
+HANDLERS = {"alarm": alarm.handler, "manual": manual.handler, "reconcile": reconcile.handler}
+
+
+@pytest.fixture
+def installed(world: World, session: boto3.Session) -> Iterator[Runtime]:
+    rt = Runtime(Settings(config_reference=json.dumps(world.config()), table=None), session)
+    runtime.install(rt)
+    yield rt
+    runtime.install(None)
+
+
+def test_there_is_a_sample_for_every_handler_and_shape() -> None:
+    names = {path.stem for path in EVENTS}
+    assert {
+        "alarm-eventbridge-metric", "alarm-eventbridge-composite", "alarm-sns",
+        "alarm-lambda-action", "alarm-eventbridge-ok", "manual-plan", "manual-evacuate",
+        "manual-recover", "manual-status", "reconcile-schedule",
+    } <= names  # fmt: skip
+
+
+@pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])
+def test_sample_event_runs_through_its_handler(
+    path: Path, world: World, installed: Runtime
+) -> None:
+    handler = HANDLERS[path.stem.split("-", 1)[0]]
+    event = json.loads(path.read_text())
+    original = snapshot(world)
+    if path.stem == "manual-recover":  # something to recover first
+        manual.handler({"action": "evacuate", "az": "use1-az1"}, FakeLambdaContext())
+
+    answer = handler(event, FakeLambdaContext())
+
+    expected = {
+        "alarm-eventbridge-ok": "IGNORED",
+        "manual-plan": "PLANNED",
+        "manual-recover": "RECOVERED",
+        "manual-status": "OK",
+    }.get(path.stem, "EVACUATED")
+    if path.stem == "reconcile-schedule":
+        assert answer["readiness_problems"] == [] and answer["evacuations"] == []
+        return
+    assert answer["status"] == expected, answer
+    if expected == "EVACUATED":
+        assert snapshot(world)["weights"]["checkout-use1-az1"] == 0
+    else:
+        assert snapshot(world) == original
