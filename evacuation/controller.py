@@ -23,7 +23,7 @@ from evacuation.aws.ssm import ParameterReader
 from evacuation.aws.zonal_shift import ZonalShiftGateway
 from evacuation.azs import resolve_az_id
 from evacuation.config import Config
-from evacuation.errors import InvalidRequestError
+from evacuation.errors import InvalidRequestError, StateCorruptError
 from evacuation.executor import Executor, StepListener
 from evacuation.model import (
     Evacuation,
@@ -181,9 +181,9 @@ class Controller:
             refusal = guards.too_many_azs(az_id, claim.held, self.config.safety.max_evacuated_azs)
             return self._refuse(run, evacuation, plan, [refusal or "another AZ holds the lock"])
         if not claim.created:
-            stored = self._store.load(claim.evacuation_id)
-            if stored is None:
-                raise InvalidRequestError(f"lock names {claim.evacuation_id}, which has no record")
+            stored = self.status_of(az_id)
+            if stored is None:  # released between the claim and now: a recover just finished
+                return self._refuse(run, evacuation, plan, ["the AZ was recovered meanwhile"])
             evacuation = stored
             plan = self._plan(observation, az_id, evacuation)
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
@@ -242,12 +242,10 @@ class Controller:
         """Undo the active evacuation of `az` from its records, control plane first."""
         run = self._begin(deadline)
         az_id = resolve_az_id(az, self._zones(run))
-        evacuation_id = self._store.held(self.config.workload).get(az_id)
-        if evacuation_id is None:
-            return self._nothing_to_recover(run, az_id)
-        evacuation = self._store.load(evacuation_id)
+        evacuation = self.status_of(az_id)
         if evacuation is None:
-            raise InvalidRequestError(f"lock names {evacuation_id}, which has no record")
+            return self._nothing_to_recover(run, az_id)
+        evacuation_id = evacuation.evacuation_id
         bound = log.bind(evacuation_id=evacuation_id, az_id=az_id)
         if not self._take_lease(run, evacuation):
             bound.warning("recover.busy")
@@ -280,12 +278,9 @@ class Controller:
         """What recover would revert (the active evacuation's records). Changes nothing."""
         run = self._begin(deadline)
         az_id = resolve_az_id(az, self._zones(run))
-        evacuation_id = self._store.held(self.config.workload).get(az_id)
-        if evacuation_id is None:
-            return self._nothing_to_recover(run, az_id)
-        evacuation = self._store.load(evacuation_id)
+        evacuation = self.status_of(az_id)
         if evacuation is None:
-            raise InvalidRequestError(f"lock names {evacuation_id}, which has no record")
+            return self._nothing_to_recover(run, az_id)
         to_revert = tuple(s for s in evacuation.steps if s.changed_something)
         return self._result(run, evacuation.evolve(steps=to_revert), reason="dry run")
 
@@ -326,10 +321,17 @@ class Controller:
             log.info("reconcile.shift_extended", workload=self.config.workload, shift=shift_id)
         return ReconcileReport(tuple(results), tuple(extended), tuple(problems))
 
-    def status_of(self, az: str) -> Evacuation | None:
+    def status_of(self, az_id: str) -> Evacuation | None:
         """The active evacuation of an AZ ID, if any."""
-        evacuation_id = self._store.held(self.config.workload).get(az)
-        return self._store.load(evacuation_id) if evacuation_id else None
+        evacuation_id = self._store.held(self.config.workload).get(az_id)
+        if evacuation_id is None:
+            return None
+        evacuation = self._store.load(evacuation_id)
+        if evacuation is None:
+            raise StateCorruptError(
+                f"the lock of {az_id} names {evacuation_id}, which has no record"
+            )
+        return evacuation
 
     def status(self, limit: int = 20) -> list[Evacuation]:
         """The workload's evacuations, active ones first, then newest first."""
@@ -371,8 +373,7 @@ class Controller:
                 f"workload {self.config.workload} does not use {az_id}; "
                 f"it runs in {', '.join(sorted(used)) or 'no AZ azevac can see'}"
             )
-        held = self._store.held(self.config.workload).get(az_id)
-        plan = self._plan(observation, az_id, self._store.load(held) if held else None)
+        plan = self._plan(observation, az_id, self.status_of(az_id))
         return az_id, plan, observation
 
     def _plan(self, observation: Observation, az_id: str, resumed: Evacuation | None) -> Plan:

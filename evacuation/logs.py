@@ -24,6 +24,21 @@ def configure(*, json: bool = True, level: str = "INFO") -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout if json else sys.stderr),
+        logger_factory=_CurrentStream(json=json),
         cache_logger_on_first_use=False,
     )
+
+
+class _CurrentStream:
+    """Logger factory that looks up sys.stdout / sys.stderr each time a logger is made.
+
+    PrintLoggerFactory(sys.stderr) keeps the stream object it was given; when that stream is
+    swapped and closed (pytest capture, a redirected CLI, the drill capturing handler output),
+    every later log line fails with "I/O operation on closed file".
+    """
+
+    def __init__(self, *, json: bool) -> None:
+        self._json = json
+
+    def __call__(self, *args: object) -> structlog.PrintLogger:
+        return structlog.PrintLogger(sys.stdout if self._json else sys.stderr)

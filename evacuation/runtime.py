@@ -6,8 +6,10 @@ import threading
 from typing import Any, Protocol
 
 import boto3
+import structlog
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
+from evacuation import logs
 from evacuation.aws.clients import AwsClients
 from evacuation.controller import Controller
 from evacuation.executor import StepListener
@@ -77,6 +79,16 @@ def install(runtime: Runtime | None) -> None:
     global _current  # noqa: PLW0603
     with _current_lock:
         _current = runtime
+
+
+def begin_invocation(handler: str, context: Any) -> Runtime:
+    """What every handler does first: JSON logs, this invocation's log fields, the runtime."""
+    logs.configure()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        handler=handler, request_id=getattr(context, "aws_request_id", None)
+    )
+    return current()
 
 
 def deadline_for(context: Any) -> Deadline:

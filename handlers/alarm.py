@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-import structlog
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 
-from evacuation import logs, runtime, service
+from evacuation import runtime, service
 from evacuation.alarms import AlarmSignal, parse_alarm_event
 
 metrics = Metrics(namespace="azevac", service="azevac")
@@ -25,13 +24,8 @@ IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="dedupe_key", expires_after_s
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logs.configure()
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(
-        handler="alarm", request_id=getattr(context, "aws_request_id", None)
-    )
+    rt = runtime.begin_invocation("alarm", context)
     signal = parse_alarm_event(event)
-    rt = runtime.current()
 
     def evacuate(signal: dict[str, Any]) -> dict[str, Any]:
         return service.on_alarm(

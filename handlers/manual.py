@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from aws_lambda_powertools import Metrics
 
-from evacuation import logs, runtime, service
+from evacuation import runtime, service
 from evacuation.requests import parse_request
 
 metrics = Metrics(namespace="azevac", service="azevac")
@@ -19,13 +18,8 @@ metrics = Metrics(namespace="azevac", service="azevac")
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logs.configure()
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(
-        handler="manual", request_id=getattr(context, "aws_request_id", None)
-    )
+    rt = runtime.begin_invocation("manual", context)
     request = parse_request(event)
-    rt = runtime.current()
     return service.on_manual(
         rt.controller(),
         request,

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from aws_lambda_powertools import Metrics
 
-from evacuation import logs, runtime, service
+from evacuation import runtime, service
 
 metrics = Metrics(namespace="azevac", service="azevac")
 
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    logs.configure()
-    structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(
-        handler="reconcile", request_id=getattr(context, "aws_request_id", None)
-    )
-    rt = runtime.current()
+    rt = runtime.begin_invocation("reconcile", context)
     return service.on_reconcile(
         rt.controller(),
         notifier=rt.notifier(),

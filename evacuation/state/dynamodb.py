@@ -114,22 +114,13 @@ class DynamoDBStateStore:
         return Claim(False, held.get(evacuation.az_id), held)
 
     def release(self, workload: str, az_id: str, evacuation_id: str) -> None:
-        try:
-            self._call(
-                "dynamodb.UpdateItem",
-                partial(
-                    self._client.update_item,
-                    TableName=self._table,
-                    Key=self._lock_key(workload),
-                    UpdateExpression="REMOVE #az ADD held_count :minus",
-                    ConditionExpression="#az = :id",
-                    ExpressionAttributeNames={"#az": AZ_PREFIX + az_id},
-                    ExpressionAttributeValues={":id": _s(evacuation_id), ":minus": _n(-1)},
-                ),
-            )
-        except AwsApiError as exc:
-            if exc.code != "ConditionalCheckFailedException":
-                raise
+        self._update_if(
+            Key=self._lock_key(workload),
+            UpdateExpression="REMOVE #az ADD held_count :minus",
+            ConditionExpression="#az = :id",
+            ExpressionAttributeNames={"#az": AZ_PREFIX + az_id},
+            ExpressionAttributeValues={":id": _s(evacuation_id), ":minus": _n(-1)},
+        )
 
     def held(self, workload: str) -> Mapping[str, str]:
         response = self._call(
@@ -151,45 +142,25 @@ class DynamoDBStateStore:
     # -- lease ---------------------------------------------------------------------------------
 
     def acquire_lease(self, evacuation_id: str, owner: str, now: datetime, until: datetime) -> bool:
-        try:
-            self._call(
-                "dynamodb.UpdateItem",
-                partial(
-                    self._client.update_item,
-                    TableName=self._table,
-                    Key=self._header_key(evacuation_id),
-                    UpdateExpression="SET lease_owner = :owner, lease_until = :until",
-                    ConditionExpression="attribute_exists(pk) AND (attribute_not_exists("
-                    "lease_until) OR lease_until < :now OR lease_owner = :owner)",
-                    ExpressionAttributeValues={
-                        ":owner": _s(owner),
-                        ":until": _n(until.timestamp()),
-                        ":now": _n(now.timestamp()),
-                    },
-                ),
-            )
-        except AwsApiError as exc:
-            if exc.code == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._update_if(
+            Key=self._header_key(evacuation_id),
+            UpdateExpression="SET lease_owner = :owner, lease_until = :until",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists("
+            "lease_until) OR lease_until < :now OR lease_owner = :owner)",
+            ExpressionAttributeValues={
+                ":owner": _s(owner),
+                ":until": _n(until.timestamp()),
+                ":now": _n(now.timestamp()),
+            },
+        )
 
     def release_lease(self, evacuation_id: str, owner: str) -> None:
-        try:
-            self._call(
-                "dynamodb.UpdateItem",
-                partial(
-                    self._client.update_item,
-                    TableName=self._table,
-                    Key=self._header_key(evacuation_id),
-                    UpdateExpression="REMOVE lease_owner, lease_until",
-                    ConditionExpression="lease_owner = :owner",
-                    ExpressionAttributeValues={":owner": _s(owner)},
-                ),
-            )
-        except AwsApiError as exc:
-            if exc.code != "ConditionalCheckFailedException":
-                raise
+        self._update_if(
+            Key=self._header_key(evacuation_id),
+            UpdateExpression="REMOVE lease_owner, lease_until",
+            ConditionExpression="lease_owner = :owner",
+            ExpressionAttributeValues={":owner": _s(owner)},
+        )
 
     # -- records -------------------------------------------------------------------------------
 
@@ -285,6 +256,19 @@ class DynamoDBStateStore:
         return [e for e in loaded if e is not None]
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _update_if(self, **kwargs: Any) -> bool:
+        """One conditional UpdateItem: False when its condition did not hold (not an error)."""
+        try:
+            self._call(
+                "dynamodb.UpdateItem",
+                partial(self._client.update_item, TableName=self._table, **kwargs),
+            )
+        except AwsApiError as exc:
+            if exc.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def _query(self, **kwargs: Any) -> Sequence[Item]:
         items: builtins.list[Item] = []
