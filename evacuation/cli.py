@@ -39,6 +39,8 @@ OUTCOME_STYLE = {
     "failed": "bold red",
     "reverted": "green",
     "planned": "blue",
+    "in_progress": "blue",
+    "interrupted": "bold magenta",
 }
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -75,10 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--config", help="file, inline JSON or ssm:<name> (AZEVAC_CONFIG)")
         cmd.add_argument("--table", help="DynamoDB state table (AZEVAC_TABLE)")
         cmd.add_argument("--via-lambda", metavar="FUNCTION", help="invoke the manual function")
+    # Listed for --help only: main() hands `azevac drill ...` to evacuation.drill before parsing.
+    sub.add_parser("drill", help="a gray-failure drill on an embedded AWS (azevac drill -h)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["drill"]:
+        return _drill(argv[1:])
     args = build_parser().parse_args(argv)
     console = Console(stderr=False)
     logs.configure(json=False, level=os.environ.get("LOG_LEVEL", "WARNING"))
@@ -105,6 +112,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         _print_human(console, body)
     return _exit_code(body)
+
+
+def _drill(argv: list[str]) -> int:
+    try:
+        from evacuation.drill import main as drill_main  # noqa: PLC0415 - needs the drill extra
+    except ImportError as exc:
+        Console(stderr=True).print(
+            f"[bold red]azevac drill needs the embedded AWS: pip install 'azevac[drill]' ({exc})[/]"
+        )
+        return EXIT_REFUSED
+    return drill_main(argv)
 
 
 def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> dict[str, Any]:
