@@ -158,6 +158,24 @@ class SafetyConfig(_Strict):
     max_evacuations_per_day: int = Field(default=3, ge=1)
 
 
+class RateLimit(_Strict):
+    """A token bucket: `burst` calls at once, refilled at `per_second`."""
+
+    burst: int = Field(ge=1)
+    per_second: float = Field(gt=0)
+
+
+# Route 53: documented (aws-facts.md §0: 50-token bucket refilling at 10/s, per account).
+# ARC zonal shift and EC2 Auto Scaling document token buckets but no figures; we assume
+# Route 53's for ARC and EC2's non-mutating bucket (100, 20/s) for Auto Scaling. Override
+# them in `execution.rate_limits` when AWS Support tells you your account's.
+DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
+    "route53": RateLimit(burst=50, per_second=10),
+    "arc-zonal-shift": RateLimit(burst=50, per_second=10),
+    "autoscaling": RateLimit(burst=100, per_second=20),
+}
+
+
 class ExecutionConfig(_Strict):
     """Tuning. Defaults suit Lambda; the benchmark and the drill override them."""
 
@@ -167,6 +185,15 @@ class ExecutionConfig(_Strict):
     backoff_max_seconds: float = Field(default=10.0, gt=0)
     verify_timeout_seconds: float = Field(default=60.0, ge=0)
     verify_interval_seconds: float = Field(default=2.0, gt=0)
+    rate_limits: dict[NonEmptyStr, RateLimit] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS)
+    )
+    """Client-side pacing per service (boto3 service name); merged over the defaults."""
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _over_defaults(cls, limits: dict[str, RateLimit]) -> dict[str, RateLimit]:
+        return {**DEFAULT_RATE_LIMITS, **limits}
 
 
 class Config(_Strict):

@@ -36,6 +36,7 @@ from evacuation.model import (
     Trigger,
 )
 from evacuation.observe import Gateways, Observation, observe
+from evacuation.pacing import Pacer
 from evacuation.plan import build_plan, shift_comment
 from evacuation.preflight import preflight
 from evacuation.readiness import readiness_problems
@@ -110,6 +111,8 @@ class Controller:
         self._sleep = sleep
         self._on_step = on_step
         self._owner = f"run-{secrets.token_hex(6)}"
+        # One pacer per controller: the buckets it models are the account's, not a run's.
+        self._pacer = Pacer(config.execution.rate_limits, monotonic, sleep)
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -350,7 +353,7 @@ class Controller:
             max_seconds=execution.backoff_max_seconds,
             sleep=self._sleep,
         )
-        call = Caller(retry)
+        call = Caller(retry, self._pacer)
         gateways = Gateways(
             ec2=Ec2Gateway(self._clients, call),
             zonal_shift=ZonalShiftGateway(self._clients, call),

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config as BotocoreConfig
 
 from evacuation.aws.errors import translate
+from evacuation.pacing import Pacer
 from evacuation.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -91,10 +92,19 @@ class AwsClients:
 
 
 class Caller:
-    """Runs one AWS call: translate its errors, retry what is retryable, within the deadline."""
+    """Runs one AWS call: wait for the service's token, translate errors, retry what is
+    retryable, within the deadline. `what` is "<boto3 service name>.<Operation>"."""
 
-    def __init__(self, retry: RetryPolicy) -> None:
+    def __init__(self, retry: RetryPolicy, pacer: Pacer | None = None) -> None:
         self.retry = retry
+        self._pacer = pacer
 
     def __call__(self, what: str, fn: Callable[[], T]) -> T:
-        return self.retry.call(lambda: translate(fn, what), what)
+        service = what.split(".", 1)[0]
+
+        def attempt() -> T:
+            if self._pacer is not None:
+                self._pacer.wait(service)  # every attempt, a retry too, spends a token
+            return translate(fn, what)
+
+        return self.retry.call(attempt, what)
