@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
+
+import structlog
 
 from evacuation.aws.autoscaling import AutoScalingGateway, Group
 from evacuation.aws.cloudwatch import CloudWatchGateway
@@ -14,6 +18,8 @@ from evacuation.aws.route53 import Route53Gateway
 from evacuation.aws.zonal_shift import ManagedResource, ZonalShiftGateway
 from evacuation.config import Config, RecordSetConfig
 from evacuation.errors import EvacuationError
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from mypy_boto3_route53.type_defs import ResourceRecordSetTypeDef
@@ -73,25 +79,9 @@ def observe(config: Config, gateways: Gateways, zones: tuple[Zone, ...]) -> Obse
     workers = config.execution.max_workers_per_service
     resource_arns = config.zonal_shift.resources if config.zonal_shift else []
     group_names = config.autoscaling.groups if config.autoscaling else []
-    with (
-        ThreadPoolExecutor(workers, thread_name_prefix="observe-arc") as arc_pool,
-        ThreadPoolExecutor(workers, thread_name_prefix="observe-r53") as r53_pool,
-    ):
-        shift_futures = {
-            arn: arc_pool.submit(
-                _guarded, lambda arn=arn: gateways.zonal_shift.get_managed_resource(arn)
-            )
-            for arn in resource_arns
-        }
-        record_futures = {
-            record_set_key(rs): r53_pool.submit(
-                _guarded,
-                lambda rs=rs: gateways.route53.weighted_records(
-                    rs.hosted_zone_id, rs.name, rs.type
-                ),
-            )
-            for rs in config.route53
-        }
+    with ThreadPoolExecutor(2, thread_name_prefix="observe") as pool:
+        resources = pool.submit(_read_resources, gateways, resource_arns, workers)
+        record_sets = pool.submit(_read_record_sets, gateways, config.route53, workers)
         groups = _observe_groups(gateways, group_names)
     subnet_az: Mapping[str, str] = {}
     found = [g for g in groups.values() if isinstance(g, Group)]
@@ -99,11 +89,86 @@ def observe(config: Config, gateways: Gateways, zones: tuple[Zone, ...]) -> Obse
         subnet_az = gateways.ec2.subnet_zone_ids(s for g in found for s in g.subnets)
     return Observation(
         zones=zones,
-        resources={arn: f.result() for arn, f in shift_futures.items()},
-        record_sets={key: f.result() for key, f in record_futures.items()},
+        resources=resources.result(),
+        record_sets=record_sets.result(),
         groups=groups,
         subnet_az=subnet_az,
     )
+
+
+def page_budget(wanted: int) -> int:
+    """Pages a batched read may spend before reading the rest one by one: at most half as many
+    as there are items, so even an account where listing finds nothing costs at most 1.5 reads
+    per item (and a fleet that fits a page costs one read in all)."""
+    return max(1, wanted // 2)
+
+
+def _read_resources(
+    gateways: Gateways, arns: list[str], workers: int
+) -> dict[str, ManagedResource | EvacuationError]:
+    listed: Mapping[str, ManagedResource] = {}
+    if len(arns) > 1:
+        batch = _guarded(
+            lambda: gateways.zonal_shift.list_managed_resources(arns, page_budget(len(arns)))
+        )
+        if isinstance(batch, EvacuationError):
+            log.warning("observe.list_failed", service="arc-zonal-shift", error=str(batch))
+        else:
+            listed = batch
+    rest = [arn for arn in arns if arn not in listed]
+    read = {**listed, **_each(rest, gateways.zonal_shift.get_managed_resource, workers)}
+    return {arn: read[arn] for arn in arns}
+
+
+def _read_record_sets(
+    gateways: Gateways, record_sets: list[RecordSetConfig], workers: int
+) -> dict[str, list[ResourceRecordSetTypeDef] | EvacuationError]:
+    by_zone: dict[str, list[RecordSetConfig]] = {}
+    for record_set in record_sets:
+        by_zone.setdefault(record_set.hosted_zone_id, []).append(record_set)
+    batched = {zone: sets for zone, sets in by_zone.items() if len(sets) > 1}
+
+    def list_zone(zone: str) -> Mapping[tuple[str, str], list[ResourceRecordSetTypeDef]]:
+        wanted = [(rs.name, rs.type) for rs in batched[zone]]
+        listed = _guarded(
+            lambda: gateways.route53.zone_records(zone, wanted, page_budget(len(wanted)))
+        )
+        if isinstance(listed, EvacuationError):
+            log.warning("observe.list_failed", service="route53", zone=zone, error=str(listed))
+            return {}
+        return listed
+
+    zones = _each(list(batched), list_zone, workers)
+    found: dict[str, list[ResourceRecordSetTypeDef] | EvacuationError] = {}
+    rest: dict[str, RecordSetConfig] = {}
+    for record_set in record_sets:
+        zone_records = zones.get(record_set.hosted_zone_id, {})
+        key = (record_set.name.rstrip(".").lower(), record_set.type)
+        if isinstance(zone_records, Mapping) and key in zone_records:
+            found[record_set_key(record_set)] = list(zone_records[key])
+        else:
+            rest[record_set_key(record_set)] = record_set
+
+    def read_one(key: str) -> list[ResourceRecordSetTypeDef]:
+        rs = rest[key]
+        return gateways.route53.weighted_records(rs.hosted_zone_id, rs.name, rs.type)
+
+    read = {**found, **_each(list(rest), read_one, workers)}
+    return {key: read[key] for key in map(record_set_key, record_sets)}
+
+
+def _each(
+    keys: list[str], read: Callable[[str], T], workers: int
+) -> dict[str, T | EvacuationError]:
+    """read(key) for every key, `workers` at a time; a read that fails holds its error."""
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(min(workers, len(keys)), thread_name_prefix="observe") as pool:
+        futures = {
+            key: pool.submit(contextvars.copy_context().run, _guarded, partial(read, key))
+            for key in keys
+        }
+        return {key: future.result() for key, future in futures.items()}
 
 
 def _observe_groups(gateways: Gateways, names: list[str]) -> dict[str, Group | EvacuationError]:

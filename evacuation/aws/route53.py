@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -54,6 +54,43 @@ class Route53Gateway:
                 kwargs["StartRecordIdentifier"] = response["NextRecordIdentifier"]
             else:
                 kwargs.pop("StartRecordIdentifier", None)
+
+    def zone_records(
+        self, zone_id: str, wanted: Collection[tuple[str, str]], max_pages: int
+    ) -> dict[tuple[str, str], list[ResourceRecordSetTypeDef]]:
+        """The records of each wanted (name, type) found by listing the zone from its start,
+        within `max_pages` pages of 300. A set is returned only once listing has gone past it,
+        so none comes back half read; the caller reads the rest one set at a time."""
+        route53 = self._clients.route53()
+        keys = {(name.rstrip(".").lower(), kind) for name, kind in wanted}
+        found: dict[tuple[str, str], list[ResourceRecordSetTypeDef]] = {}
+        last: tuple[str, str] | None = None
+        kwargs: dict[str, Any] = {"HostedZoneId": zone_id, "MaxItems": PAGE}
+        for _ in range(max_pages):
+            response = self._call(
+                "route53.ListResourceRecordSets",
+                partial(route53.list_resource_record_sets, **kwargs),
+            )
+            for record in response["ResourceRecordSets"]:
+                last = (record["Name"].rstrip(".").lower(), record["Type"])
+                records = found.setdefault(last, []) if last in keys else None
+                # A page that resumes inside a set must not repeat its records (moto does).
+                ids = {r.get("SetIdentifier") for r in records or ()}
+                if records is not None and record.get("SetIdentifier") not in ids:
+                    records.append(cast("ResourceRecordSetTypeDef", record))
+            if not response.get("IsTruncated"):
+                return found
+            if len(found) == len(keys) and last not in keys:
+                return found
+            kwargs["StartRecordName"] = response["NextRecordName"]
+            kwargs["StartRecordType"] = response["NextRecordType"]
+            if "NextRecordIdentifier" in response:
+                kwargs["StartRecordIdentifier"] = response["NextRecordIdentifier"]
+            else:
+                kwargs.pop("StartRecordIdentifier", None)
+        if last is not None:
+            found.pop(last, None)  # the listing stopped inside this set: it may have more records
+        return found
 
     def upsert(
         self,

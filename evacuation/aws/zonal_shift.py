@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.errors import AwsApiError
 
 CUSTOMER_SHIFT = "ZONAL_SHIFT"
+LIST_PAGE = 100  # ListManagedResources' largest page
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,22 @@ class ManagedResource:
         return frozenset(self.applied_weights)
 
 
+def _managed_resource(arn: str, raw: Mapping[str, Any]) -> ManagedResource:
+    """GetManagedResource's answer and ListManagedResources' items share these fields."""
+    shifts = tuple(
+        ActiveShift(
+            shift_id=s["zonalShiftId"],
+            away_from=s["awayFrom"],
+            shift_type=s.get("shiftType", CUSTOMER_SHIFT),
+            comment=s.get("comment", ""),
+            expiry=s["expiryTime"],
+            applied=s["appliedStatus"] == "APPLIED",
+        )
+        for s in raw.get("zonalShifts", [])
+    )
+    return ManagedResource(arn, dict(raw.get("appliedWeights", {})), shifts)
+
+
 def _conflict(exc: AwsApiError, reason: str) -> bool:
     return exc.code == "ConflictException" and exc.extra.get("reason") == reason
 
@@ -58,18 +78,31 @@ class ZonalShiftGateway:
             "arc-zonal-shift.GetManagedResource",
             lambda: arc.get_managed_resource(resourceIdentifier=arn),
         )
-        shifts = tuple(
-            ActiveShift(
-                shift_id=s["zonalShiftId"],
-                away_from=s["awayFrom"],
-                shift_type=s.get("shiftType", CUSTOMER_SHIFT),
-                comment=s.get("comment", ""),
-                expiry=s["expiryTime"],
-                applied=s["appliedStatus"] == "APPLIED",
+        return _managed_resource(arn, raw)
+
+    def list_managed_resources(
+        self, arns: Collection[str], max_pages: int
+    ) -> dict[str, ManagedResource]:
+        """The resources among `arns` that ListManagedResources shows within `max_pages` pages
+        of 100 (the account may hold many more); the caller reads the rest one by one."""
+        arc = self._clients.zonal_shift()
+        wanted: set[str] = set(arns)
+        found: dict[str, ManagedResource] = {}
+        kwargs: dict[str, Any] = {"maxResults": LIST_PAGE}
+        for _ in range(max_pages):
+            page = self._call(
+                "arc-zonal-shift.ListManagedResources",
+                partial(arc.list_managed_resources, **kwargs),
             )
-            for s in raw["zonalShifts"]
-        )
-        return ManagedResource(arn, dict(raw["appliedWeights"]), shifts)
+            for item in page["items"]:
+                arn = item.get("arn", "")
+                # Both fields are optional in a summary: without them, read the resource itself.
+                if arn in wanted and "appliedWeights" in item and "zonalShifts" in item:
+                    found[arn] = _managed_resource(arn, item)
+            if len(found) == len(wanted) or "nextToken" not in page:
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        return found
 
     def start(self, arn: str, away_from: str, expires_in: str, comment: str) -> str:
         """Start a customer shift; returns its id. A lost race raises ShiftAlreadyExistsError."""
