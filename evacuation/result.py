@@ -43,6 +43,30 @@ class Result:
         }
 
 
+ANSWER_STEP_LIMIT = 200
+NOT_DONE_FIRST = {"failed": 0, "pending": 1, "in_progress": 2}
+
+
+def bounded(answer: dict[str, Any], limit: int = ANSWER_STEP_LIMIT) -> dict[str, Any]:
+    """`answer` with its steps cut to what fits anywhere it is stored.
+
+    The alarm handler's answer is kept in the idempotency record, a DynamoDB item (400 KB at
+    most): 1,000 resources' before- and after-images do not fit. The state table keeps every
+    step in full; here each step keeps its outcome and error, the steps that did not converge
+    come first, and `step_counts` and `steps_omitted` say what was left out.
+    """
+    steps = answer.get("steps", [])
+    ordered = sorted(steps, key=lambda s: NOT_DONE_FIRST.get(s["outcome"], 3))
+    kept = [
+        {k: s[k] for k in ("phase", "kind", "resource", "outcome", "error", "reason")}
+        for s in ordered[:limit]
+    ]
+    counts: dict[str, int] = {}
+    for step in steps:
+        counts[step["outcome"]] = counts.get(step["outcome"], 0) + 1
+    return {**answer, "steps": kept, "step_counts": counts, "steps_omitted": len(steps) - len(kept)}
+
+
 def step_dict(step: StepRecord) -> dict[str, Any]:
     return {
         "phase": step.phase.value,

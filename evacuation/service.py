@@ -17,7 +17,7 @@ from evacuation.metrics import record_result
 from evacuation.model import Status, Trigger
 from evacuation.notify import Notifier
 from evacuation.requests import ManualRequest, answer, run_request
-from evacuation.result import Result
+from evacuation.result import Result, bounded
 from evacuation.retry import Deadline
 
 log = structlog.get_logger(__name__)
@@ -68,7 +68,7 @@ def on_alarm(
         return {**ignored, "reason": str(exc)}
     metrics.add_metric(name="EvacuationsTriggered", unit=MetricUnit.Count, value=1)
     _announce(notifier, metrics, result, "evacuation")
-    return {**result.to_dict(), "alarm": signal.alarm_name}
+    return bounded({**result.to_dict(), "alarm": signal.alarm_name})
 
 
 def on_manual(
