@@ -2,12 +2,16 @@
 
 EventBridge delivers at least once: Powertools idempotency on the event's own id keeps a
 re-delivered event from starting anything, on top of the engine's own idempotency.
+
+The engine (`evacuation`: pydantic models, structlog, tenacity) is imported by the first
+invocation, not at module load: module load is boto3 and Powertools only (`make bench` checks
+the ratio to `import boto3`), and a malformed event never pays for the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
@@ -15,8 +19,8 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 
-from evacuation import runtime, service
-from evacuation.alarms import AlarmSignal, parse_alarm_event
+if TYPE_CHECKING:
+    from evacuation.alarms import AlarmSignal
 
 metrics = Metrics(namespace="azevac", service="azevac")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="dedupe_key", expires_after_seconds=6 * 3600)
@@ -24,8 +28,11 @@ IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="dedupe_key", expires_after_s
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
+    from evacuation import runtime, service  # noqa: PLC0415 - see the module docstring
+    from evacuation.alarms import AlarmSignal, parse_alarm_event  # noqa: PLC0415
+
     rt = runtime.begin_invocation("alarm", context)
-    signal = parse_alarm_event(event)
+    signal: AlarmSignal = parse_alarm_event(event)
 
     def evacuate(signal: dict[str, Any]) -> dict[str, Any]:
         return service.on_alarm(
