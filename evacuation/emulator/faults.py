@@ -32,7 +32,7 @@ def is_mutation(operation: str) -> bool:
     return not operation.startswith(READ_PREFIXES)
 
 
-class _FakeHttp:
+class FakeHttp:
     def __init__(self, status: int) -> None:
         self.status_code = status
         self.headers: dict[str, str] = {}
@@ -95,7 +95,7 @@ class RandomFaults:
             "Error": {"Code": code, "Message": f"injected by the drill: {code}"},
             "ResponseMetadata": {"HTTPStatusCode": status},
         }
-        return _FakeHttp(status), parsed
+        return FakeHttp(status), parsed
 
     @property
     def total(self) -> int:

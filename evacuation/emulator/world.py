@@ -136,8 +136,19 @@ def build_world(
         },
     )
 
+    alarms = create_az_alarms(session, workload, az_ids)
+    return World(
+        session, fake, workload, az_ids, subnets, groups, zone_id, record_name,
+        set_identifiers, lb["LoadBalancerArn"], alarms,
+    )  # fmt: skip
+
+
+def create_az_alarms(
+    session: boto3.Session, workload: str, az_ids: Sequence[str]
+) -> dict[str, str]:
+    """One isolated-impact alarm per AZ (target 5xx in that AZ); returns alarm name -> AZ ID."""
     cloudwatch = session.client("cloudwatch", region_name=REGION)
-    alarms = {}
+    alarms: dict[str, str] = {}
     for az in az_ids:
         alarm = f"{workload}-{az}-isolated-impact"
         cloudwatch.put_metric_alarm(
@@ -152,10 +163,7 @@ def build_world(
             ComparisonOperator="GreaterThanThreshold",
         )
         alarms[alarm] = az
-    return World(
-        session, fake, workload, az_ids, subnets, groups, zone_id, record_name,
-        set_identifiers, lb["LoadBalancerArn"], alarms,
-    )  # fmt: skip
+    return alarms
 
 
 def snapshot(world: World) -> dict[str, Any]:
