@@ -45,6 +45,14 @@ drill: $(STAMP)
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability
 
+# Time to mitigate at fleet scale vs the lower bound and a sequential baseline; writes
+# benchmarks/results.json. FLEETS=small,medium skips large; SEQUENTIAL=small,medium,large adds
+# large's sequential baseline (rate-bound: several minutes).
+FLEETS ?= small,medium,large
+SEQUENTIAL ?= small,medium
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks --fleets $(FLEETS) --sequential $(SEQUENTIAL)
+
 # sam build (BuildMethod: makefile): only the code and its runtime dependencies, built for
 # the functions' arm64 python3.12, never the repo's .venv or tests.
 build-AlarmFunction build-ManualFunction build-ReconcileFunction:
