@@ -188,20 +188,28 @@ class Controller:
             if stored is None:  # released between the claim and now: a recover just finished
                 return self._refuse(run, evacuation, plan, ["the AZ was recovered meanwhile"])
             evacuation = stored
-            plan = self._plan(observation, az_id, evacuation)
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
-        bound.info(
-            "evacuation.start",
-            workload=self.config.workload,
-            resumed=not claim.created,
-            trigger=evacuation.trigger.value,
-            reason=evacuation.reason,
-            steps=len(plan.steps),
-        )
         if not self._take_lease(run, evacuation):
             bound.warning("evacuation.busy")
             return self._result(run, evacuation, reason="another invocation is running it now")
         try:
+            if not claim.created:
+                # Another invocation may have run this evacuation between our reads and our
+                # lease: plan from AWS and the records as they are now, or we would redo its work.
+                current = self.status_of(az_id)
+                if current is None:  # recovered while we waited: report it, change nothing
+                    return self._result(run, evacuation, reason="the AZ was recovered meanwhile")
+                evacuation = current
+                observation = observe(self.config, run.gateways, observation.zones)
+                plan = self._plan(observation, az_id, evacuation)
+            bound.info(
+                "evacuation.start",
+                workload=self.config.workload,
+                resumed=not claim.created,
+                trigger=evacuation.trigger.value,
+                reason=evacuation.reason,
+                steps=len(plan.steps),
+            )
             return self._execute(run, evacuation, plan, notes)
         finally:
             self._store.release_lease(evacuation.evacuation_id, self._owner)
