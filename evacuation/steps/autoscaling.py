@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from evacuation.aws.autoscaling import Group
@@ -18,6 +18,27 @@ def _read(ctx: RunContext, name: str) -> Group:
     return group
 
 
+def _read_back(
+    ctx: RunContext,
+    steps: Sequence[PlannedStep],
+    afters: Mapping[StepKey, Any],
+    problem: Callable[[Group, Any], str | None],
+) -> Mapping[StepKey, Verified]:
+    """Verify each step against its group as read back, in one DescribeAutoScalingGroups for
+    the batch; `problem` says what is wrong, or None when the step holds."""
+    groups = ctx.gateways.autoscaling.describe_groups(step.resource for step in steps)
+    results: dict[StepKey, Verified] = {}
+    for step in steps:
+        group = groups.get(step.resource)
+        if group is None:
+            raise StepFailedError(f"Auto Scaling group {step.resource} not found")
+        wrong = problem(group, afters[step.key])
+        results[step.key] = (
+            Verified(Verdict.DIVERGED, wrong) if wrong else Verified(Verdict.CONVERGED)
+        )
+    return results
+
+
 class CapacityRunner:
     """Prescale: raise desired capacity so the remaining AZs hold what all AZs held."""
 
@@ -29,15 +50,11 @@ class CapacityRunner:
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
-        results: dict[StepKey, Verified] = {}
-        for step in steps:
-            desired = _read(ctx, step.resource).desired
-            results[step.key] = (
-                Verified(Verdict.CONVERGED)
-                if desired >= afters[step.key]
-                else Verified(Verdict.DIVERGED, f"desired capacity reads back {desired}")
-            )
-        return results
+        def problem(group: Group, after: Any) -> str | None:
+            ok = group.desired >= after
+            return None if ok else f"desired capacity reads back {group.desired}"
+
+        return _read_back(ctx, steps, afters, problem)
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         results: dict[StepKey, Reverted] = {}
@@ -68,15 +85,11 @@ class ProcessesRunner:
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
-        results: dict[StepKey, Verified] = {}
-        for step in steps:
-            missing = set(afters[step.key]) - _read(ctx, step.resource).suspended
-            results[step.key] = (
-                Verified(Verdict.DIVERGED, f"still not suspended: {sorted(missing)}")
-                if missing
-                else Verified(Verdict.CONVERGED)
-            )
-        return results
+        def problem(group: Group, after: Any) -> str | None:
+            missing = set(after) - group.suspended
+            return f"still not suspended: {sorted(missing)}" if missing else None
+
+        return _read_back(ctx, steps, afters, problem)
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         results: dict[StepKey, Reverted] = {}
@@ -103,15 +116,11 @@ class SubnetsRunner:
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
-        results: dict[StepKey, Verified] = {}
-        for step in steps:
-            subnets = _read(ctx, step.resource).subnets
-            results[step.key] = (
-                Verified(Verdict.CONVERGED)
-                if set(subnets) == set(afters[step.key])
-                else Verified(Verdict.DIVERGED, f"group reads back subnets {list(subnets)}")
-            )
-        return results
+        def problem(group: Group, after: Any) -> str | None:
+            ok = set(group.subnets) == set(after)
+            return None if ok else f"group reads back subnets {list(group.subnets)}"
+
+        return _read_back(ctx, steps, afters, problem)
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         results: dict[StepKey, Reverted] = {}
