@@ -39,6 +39,15 @@ class FakeHttp:
         self.content = b""
 
 
+def error_response(code: str, status: int, message: str) -> tuple[FakeHttp, dict[str, Any]]:
+    """What a before-call hook returns to answer a call with an AWS error instead of AWS."""
+    parsed = {
+        "Error": {"Code": code, "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return FakeHttp(status), parsed
+
+
 class RandomFaults:
     """Throttles or fails a seeded share of the calls to `services` while armed.
 
@@ -91,11 +100,7 @@ class RandomFaults:
             self._in_a_row[caller] += 1
             self.injected[fault[0]] += 1
         code, status = fault
-        parsed = {
-            "Error": {"Code": code, "Message": f"injected by the drill: {code}"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
-        return FakeHttp(status), parsed
+        return error_response(code, status, f"injected by the drill: {code}")
 
     @property
     def total(self) -> int:

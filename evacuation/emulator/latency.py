@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 
 from evacuation.config import RateLimit
-from evacuation.emulator.faults import THROTTLE, FakeHttp, is_mutation
+from evacuation.emulator.faults import THROTTLE, error_response, is_mutation
 from evacuation.pacing import TokenBucket
 
 
@@ -69,11 +69,7 @@ class SimulatedAws:
         self._sleep(self.latency_seconds)
         if allowed:
             return None
-        code, status = THROTTLE
-        return FakeHttp(status), {
-            "Error": {"Code": code, "Message": "Rate exceeded"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
+        return error_response(*THROTTLE, "Rate exceeded")
 
     def _after(self, model: Any, http_response: Any, **_: Any) -> None:
         if not self.armed or not is_mutation(model.name) or http_response.status_code >= 300:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+from evacuation.emulator.faults import FakeHttp
 from evacuation.emulator.world import CallRecorder, World, snapshot
 from evacuation.model import Outcome, Status, StepKind
 from evacuation.state import InMemoryStateStore
 from tests.conftest import ControllerFactory
-from tests.support.faults import FakeHttp, Fault, FaultInjector
+from tests.support.faults import Fault, FaultInjector
 
 AZ = "use1-az1"
 

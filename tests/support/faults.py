@@ -22,6 +22,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import ReadTimeoutError
 
+from evacuation.emulator.faults import SimulatedCrash, error_response, is_mutation
+
+__all__ = ["Fault", "FaultInjector", "SimulatedCrash"]
+
 
 class Fault(Enum):
     THROTTLE = ("Throttling", 400)
@@ -33,17 +37,6 @@ class Fault(Enum):
 
 
 RETRYABLE = (Fault.THROTTLE, Fault.SERVER_ERROR, Fault.TIMEOUT, Fault.LOST_RESPONSE)
-
-
-class SimulatedCrash(BaseException):
-    """Raised to stop the controller dead, as a killed Lambda would (not an Exception)."""
-
-
-class FakeHttp:
-    def __init__(self, status: int) -> None:
-        self.status_code = status
-        self.headers: dict[str, str] = {}
-        self.content = b""
 
 
 @dataclass
@@ -66,7 +59,7 @@ class RandomSchedule:
     mutations_only: bool = False
 
     def fault_for(self, service: str, operation: str, index: int) -> Fault | None:
-        if service not in self.services or (self.mutations_only and not _mutating(operation)):
+        if service not in self.services or (self.mutations_only and not is_mutation(operation)):
             return None
         if self.max_in_a_row and all(
             self._rolls(service, operation, index - k) is not None
@@ -82,7 +75,7 @@ class RandomSchedule:
         if dice.random() >= self.rate:
             return None
         fault = dice.choice(self.faults)
-        if fault is Fault.LOST_RESPONSE and not _mutating(operation):
+        if fault is Fault.LOST_RESPONSE and not is_mutation(operation):
             return Fault.TIMEOUT
         return fault
 
@@ -150,7 +143,7 @@ class FaultInjector:
             self._seen[key] += 1
             count = self._seen[key]
             self._current.call = (key, count)
-            if _mutating(model.name):
+            if is_mutation(model.name):
                 # Counted at the start: data-plane lanes run concurrently, so "the n-th
                 # mutation" is the n-th to be sent, not the n-th to complete.
                 self._started += 1
@@ -182,7 +175,7 @@ class FaultInjector:
             if lost:
                 self.injected.append((*key, Fault.LOST_RESPONSE))
             crash = False
-            if _mutating(model.name):
+            if is_mutation(model.name):
                 self._mutations += 1
                 crash = self.crash_after_mutation == self._mutations
         if crash:
@@ -195,12 +188,4 @@ class FaultInjector:
         if fault is Fault.TIMEOUT:
             raise ReadTimeoutError(endpoint_url=f"https://{key[0]}.example")
         code, status = fault.value
-        parsed = {
-            "Error": {"Code": code, "Message": f"injected {code}"},
-            "ResponseMetadata": {"HTTPStatusCode": status},
-        }
-        return FakeHttp(status), parsed
-
-
-def _mutating(operation: str) -> bool:
-    return not operation.startswith(("Describe", "List", "Get", "Query", "Scan", "BatchGet"))
+        return error_response(code, status, f"injected {code}")
