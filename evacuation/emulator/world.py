@@ -22,6 +22,28 @@ AZ_NAMES = ("us-east-1a", "us-east-1b", "us-east-1c")
 READ_PREFIXES = ("Describe", "List", "Get")
 
 
+_subnet_ip_lock = threading.Lock()
+
+
+def serialize_moto_subnet_ips() -> None:
+    """moto hands out a subnet's IPs from one generator without a lock: two groups launching
+    instances into the same subnet at once (prescale sets capacity on groups in parallel) fail
+    with "generator already executing". EC2 has no such race, so the emulator must not either.
+    Idempotent; wraps moto's method in a lock."""
+    from moto.ec2.models.subnets import Subnet  # noqa: PLC0415 - moto only when emulating
+
+    original = Subnet.get_available_subnet_ip
+    if getattr(original, "_azevac_serialized", False):
+        return
+
+    def get_available_subnet_ip(self: Any, instance: Any) -> str:
+        with _subnet_ip_lock:
+            return original(self, instance)
+
+    get_available_subnet_ip._azevac_serialized = True  # type: ignore[attr-defined]
+    Subnet.get_available_subnet_ip = get_available_subnet_ip  # type: ignore[method-assign]
+
+
 @dataclass
 class World:
     session: boto3.Session
@@ -69,6 +91,7 @@ def build_world(
 ) -> World:
     """Create the workload: VPC, a subnet per AZ, an ALB with zonal shift on, two ASGs over the
     three subnets, a hosted zone with one weighted record per AZ, and a per-AZ alarm."""
+    serialize_moto_subnet_ips()
     ec2 = session.client("ec2", region_name=REGION)
     vpc_id = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnets: dict[str, str] = {}
