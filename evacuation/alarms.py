@@ -99,6 +99,10 @@ def _from_alarm_action(raw: Mapping[str, Any]) -> AlarmSignal:
 
 
 def _from_sns(raw: Mapping[str, Any]) -> AlarmSignal:
+    records = raw["Records"]
+    # SNSEvent.record is next() over Records: an empty list would raise StopIteration.
+    if not isinstance(records, list) or not records:
+        raise InvalidRequestError("event: Records must be a non-empty list of SNS records")
     event = SNSEvent(dict(raw))
     record = event.record.sns
     try:
