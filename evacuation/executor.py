@@ -78,13 +78,13 @@ class Executor:
             previous = stored.get(step.key)
             decided = self._decide(step, previous)
             if decided is not None:
-                final[step.key] = self._save(decided, step)
+                final[step.key] = decided
                 continue
             if previous is not None and previous.outcome in (Outcome.APPLIED, Outcome.PENDING):
                 self._log.warning(
                     "step.drift", step=str(step.key), phase=step.phase.value, current=step.current
                 )
-            record = StepRecord(
+            started[step.key] = StepRecord(
                 step.key,
                 Outcome.IN_PROGRESS,
                 before=_before(step, previous),
@@ -92,8 +92,10 @@ class Executor:
                 started_at=self._clock(),
                 attempts=(previous.attempts if previous else 0) + 1,
             )
-            started[step.key] = self._save(record, step)  # write-ahead: before the mutation
             to_apply.append(step)
+        # Write-ahead, one request for the batch: every before-image is on record before any
+        # mutation of the batch is sent.
+        self._save([(final.get(s.key) or started[s.key], s) for s in steps])
         if to_apply:
             final.update(self._apply(to_apply, started))
         return [final[step.key] for step in steps]
@@ -134,7 +136,7 @@ class Executor:
             afters = runner.apply(self._ctx, steps)
             verified = runner.verify(self._ctx, steps, afters)
         except Exception as exc:  # noqa: BLE001 - recorded as the step's failure, logged, reported
-            return {step.key: self._fail(started[step.key], step, exc) for step in steps}
+            return self._fail(started, steps, exc)
         results: dict[StepKey, StepRecord] = {}
         for step in steps:
             verdict = verified[step.key]
@@ -150,19 +152,27 @@ class Executor:
                 reason=verdict.detail or None,
                 finished_at=self._clock(),
             )
-            results[step.key] = self._save(record, step)
+            results[step.key] = record
+        self._save([(results[step.key], step) for step in steps])
         return results
 
-    def _fail(self, record: StepRecord, step: PlannedStep, exc: Exception) -> StepRecord:
+    def _fail(
+        self, started: Mapping[StepKey, StepRecord], steps: list[PlannedStep], exc: Exception
+    ) -> dict[StepKey, StepRecord]:
         error = _describe(exc)
-        self._log.error(
-            "step.failed",
-            **_fields(step),
-            error=error,
-            exc_info=not isinstance(exc, EvacuationError),
-        )
-        failed = record.evolve(outcome=Outcome.FAILED, error=error, finished_at=self._clock())
-        return self._save(failed, step, log_it=False)
+        failed: dict[StepKey, StepRecord] = {}
+        for step in steps:
+            self._log.error(
+                "step.failed",
+                **_fields(step),
+                error=error,
+                exc_info=not isinstance(exc, EvacuationError),
+            )
+            failed[step.key] = started[step.key].evolve(
+                outcome=Outcome.FAILED, error=error, finished_at=self._clock()
+            )
+        self._save([(failed[step.key], step) for step in steps], log_it=False)
+        return failed
 
     # -- recover --------------------------------------------------------------------------------
 
@@ -231,16 +241,23 @@ class Executor:
             for pool in pools.values():
                 pool.shutdown(wait=True)
 
-    def _save(self, record: StepRecord, step: PlannedStep, log_it: bool = True) -> StepRecord:
+    def _save(self, saved: Sequence[tuple[StepRecord, PlannedStep]], log_it: bool = True) -> None:
+        """Record a batch's steps in one store request, logging each."""
+        if not saved:
+            return
         if log_it:
-            self._log.info(
-                "step.recorded",
-                **_fields(step),
-                outcome=record.outcome.value,
-                reason=record.reason,
-                error=record.error,
-            )
-        return self._store_record(record)
+            for record, step in saved:
+                self._log.info(
+                    "step.recorded",
+                    **_fields(step),
+                    outcome=record.outcome.value,
+                    reason=record.reason,
+                    error=record.error,
+                )
+        self._store.save_steps(self._ctx.evacuation_id, [record for record, _ in saved])
+        if self._on_step is not None:
+            for record, _ in saved:
+                self._on_step(record)
 
     def _store_record(self, record: StepRecord) -> StepRecord:
         self._store.save_step(self._ctx.evacuation_id, record)

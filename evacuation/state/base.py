@@ -20,7 +20,8 @@ from evacuation.model import Evacuation, StepRecord
 class Claim:
     """The answer to a claim on an AZ.
 
-    created: this call created `evacuation_id` and took the lock.
+    created: this call created `evacuation_id` and took the lock (`held` is then left empty:
+    the winner needs nothing more, and reading it back would cost a round trip).
     Otherwise `evacuation_id` is the evacuation already holding the AZ (resume it), or None when
     the workload's other evacuated AZs (`held`) leave no room: the claim is refused.
     """
@@ -30,12 +31,21 @@ class Claim:
     held: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Lease:
+    """The run lease: who may run an evacuation now, and until when."""
+
+    owner: str
+    until: datetime
+
+
 class StateStore(Protocol):
-    def claim(self, evacuation: Evacuation, max_azs: int) -> Claim:
+    def claim(self, evacuation: Evacuation, max_azs: int, lease: Lease | None = None) -> Claim:
         """Atomically lock `evacuation.az_id` for its workload and write the header.
 
         One conditional write decides: the AZ is already held (return its evacuation), the
-        workload already holds `max_azs` AZs (refuse), or the lock is taken and the header written.
+        workload already holds `max_azs` AZs (refuse), or the lock is taken and the header written
+        (holding `lease`, if given: the new evacuation's run lease, taken in the same write).
         """
         ...
 
@@ -63,10 +73,20 @@ class StateStore(Protocol):
         """Write one step record. A stored `before` is never overwritten by a later save."""
         ...
 
+    def save_steps(self, evacuation_id: str, steps: Sequence[StepRecord]) -> None:
+        """`save_step` for each record, in as few requests as the backend allows. All are
+        written when it returns (so a batch's before-images are on record before any apply)."""
+        ...
+
     def load(self, evacuation_id: str) -> Evacuation | None:
         """The evacuation with all its steps (in the order they were first saved), or None."""
         ...
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
         """The workload's evacuations, newest first, with their steps."""
+        ...
+
+    def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
+        """The workload's evacuation headers (no steps), newest first: what the guards weigh.
+        One read, however many steps the evacuations have."""
         ...

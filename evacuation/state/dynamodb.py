@@ -22,7 +22,7 @@ from evacuation.aws.errors import AwsApiError, translate
 from evacuation.errors import StateCorruptError
 from evacuation.model import Evacuation, Outcome, Status, StepKey, StepRecord, Trigger
 from evacuation.retry import Deadline, RetryPolicy
-from evacuation.state.base import Claim
+from evacuation.state.base import Claim, Lease
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,6 +36,7 @@ HEADER_FIELDS = (
     "stop_alarms",
 )  # fmt: skip
 CLAIM_ATTEMPTS = 3
+TRANSACTION_ITEMS = 100  # TransactWriteItems' limit per request
 CONFLICT_CODES = ("TransactionCanceledException", "ConditionalCheckFailedException")
 Item = dict[str, Any]
 
@@ -61,8 +62,10 @@ class DynamoDBStateStore:
 
     # -- lock ----------------------------------------------------------------------------------
 
-    def claim(self, evacuation: Evacuation, max_azs: int) -> Claim:
+    def claim(self, evacuation: Evacuation, max_azs: int, lease: Lease | None = None) -> Claim:
         header = self._header_item(evacuation)
+        if lease is not None:
+            header |= {"lease_owner": _s(lease.owner), "lease_until": _n(lease.until.timestamp())}
         for _ in range(CLAIM_ATTEMPTS):
             try:
                 self._call(
@@ -109,7 +112,7 @@ class DynamoDBStateStore:
                 if len(held) >= max_azs:
                     return Claim(False, None, held)
                 continue  # the lock changed under us: decide again
-            return Claim(True, evacuation.evacuation_id, self.held(evacuation.workload))
+            return Claim(True, evacuation.evacuation_id)
         held = self.held(evacuation.workload)
         return Claim(False, held.get(evacuation.az_id), held)
 
@@ -186,6 +189,27 @@ class DynamoDBStateStore:
         )
 
     def save_step(self, evacuation_id: str, step: StepRecord) -> None:
+        update = self._step_update(evacuation_id, step, time.time_ns())
+        self._call("dynamodb.UpdateItem", partial(self._client.update_item, **update))
+
+    def save_steps(self, evacuation_id: str, steps: Sequence[StepRecord]) -> None:
+        if len(steps) == 1:
+            self.save_step(evacuation_id, steps[0])
+            return
+        first_seq = time.time_ns()  # + index: the batch keeps its order when loaded
+        updates = [self._step_update(evacuation_id, s, first_seq + i) for i, s in enumerate(steps)]
+        for start in range(0, len(updates), TRANSACTION_ITEMS):
+            chunk = updates[start : start + TRANSACTION_ITEMS]
+            self._call(
+                "dynamodb.TransactWriteItems",
+                partial(
+                    self._client.transact_write_items,
+                    TransactItems=[{"Update": update} for update in chunk],  # type: ignore[typeddict-item]
+                ),
+            )
+
+    def _step_update(self, evacuation_id: str, step: StepRecord, seq: int) -> dict[str, Any]:
+        """UpdateItem arguments for one step record (also an Update of TransactWriteItems)."""
         sets = {
             "step_key": _s(str(step.key)),
             "outcome": _s(step.outcome.value),
@@ -202,7 +226,7 @@ class DynamoDBStateStore:
         removes = [k for k, v in optional.items() if v is None]
         names = {f"#{k}": k for k in [*sets, *removes, "seq", "before"]}
         parts = [f"#{k} = :{k}" for k in sets] + ["#seq = if_not_exists(#seq, :seq)"]
-        values = {f":{k}": v for k, v in sets.items()} | {":seq": _n(time.time_ns())}
+        values = {f":{k}": v for k, v in sets.items()} | {":seq": _n(seq)}
         if step.before is not None:
             parts.append("#before = if_not_exists(#before, :before)")
             values[":before"] = _s(json.dumps(step.before, sort_keys=True))
@@ -211,17 +235,13 @@ class DynamoDBStateStore:
         expression = "SET " + ", ".join(parts)
         if removes:
             expression += " REMOVE " + ", ".join(f"#{k}" for k in removes)
-        self._call(
-            "dynamodb.UpdateItem",
-            partial(
-                self._client.update_item,
-                TableName=self._table,
-                Key={"pk": _s(f"EVAC#{evacuation_id}"), "sk": _s(f"STEP#{step.key}")},
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            ),
-        )
+        return {
+            "TableName": self._table,
+            "Key": {"pk": _s(f"EVAC#{evacuation_id}"), "sk": _s(f"STEP#{step.key}")},
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
 
     def load(self, evacuation_id: str) -> Evacuation | None:
         items = self._query(
@@ -254,6 +274,25 @@ class DynamoDBStateStore:
         )
         loaded = [self.load(item["evacuation_id"]["S"]) for item in response.get("Items", [])]
         return [e for e in loaded if e is not None]
+
+    def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
+        # The index projects every header attribute, and only headers carry gsi1pk.
+        response = self._call(
+            "dynamodb.Query",
+            partial(
+                self._client.query,
+                TableName=self._table,
+                IndexName=GSI,
+                KeyConditionExpression="gsi1pk = :pk",
+                ExpressionAttributeValues={":pk": _s(f"WL#{workload}")},
+                ScanIndexForward=False,
+                Limit=limit,
+            ),
+        )
+        return [
+            _parse_header(_field("?", item, "evacuation_id"), item)
+            for item in response.get("Items", [])
+        ]
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -4,26 +4,21 @@ conditional writes are atomic per item."""
 
 from __future__ import annotations
 
+import builtins
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from evacuation.model import Evacuation, StepKey, StepRecord
-from evacuation.state.base import Claim
-
-
-@dataclass
-class _Lease:
-    owner: str
-    until: datetime
+from evacuation.state.base import Claim, Lease
 
 
 @dataclass
 class _Stored:
     header: Evacuation
     steps: dict[StepKey, StepRecord] = field(default_factory=dict)
-    lease: _Lease | None = None
+    lease: Lease | None = None
 
 
 class InMemoryStateStore:
@@ -34,7 +29,7 @@ class InMemoryStateStore:
         self._locks: dict[str, dict[str, str]] = {}
         self._evacuations: dict[str, _Stored] = {}
 
-    def claim(self, evacuation: Evacuation, max_azs: int) -> Claim:
+    def claim(self, evacuation: Evacuation, max_azs: int, lease: Lease | None = None) -> Claim:
         with self._lock:
             held = self._locks.setdefault(evacuation.workload, {})
             if evacuation.az_id in held:
@@ -42,8 +37,10 @@ class InMemoryStateStore:
             if len(held) >= max_azs:
                 return Claim(False, None, dict(held))
             held[evacuation.az_id] = evacuation.evacuation_id
-            self._evacuations[evacuation.evacuation_id] = _Stored(evacuation.evolve(steps=()))
-            return Claim(True, evacuation.evacuation_id, dict(held))
+            self._evacuations[evacuation.evacuation_id] = _Stored(
+                evacuation.evolve(steps=()), lease=lease
+            )
+            return Claim(True, evacuation.evacuation_id)
 
     def release(self, workload: str, az_id: str, evacuation_id: str) -> None:
         with self._lock:
@@ -62,7 +59,7 @@ class InMemoryStateStore:
                 return False
             lease = stored.lease
             if lease is None or lease.until < now or lease.owner == owner:
-                stored.lease = _Lease(owner, until)
+                stored.lease = Lease(owner, until)
                 return True
             return False
 
@@ -88,6 +85,10 @@ class InMemoryStateStore:
                 step = step.evolve(before=previous.before)
             stored.steps[step.key] = step
 
+    def save_steps(self, evacuation_id: str, steps: Sequence[StepRecord]) -> None:
+        for step in steps:
+            self.save_step(evacuation_id, step)
+
     def load(self, evacuation_id: str) -> Evacuation | None:
         with self._lock:
             stored = self._evacuations.get(evacuation_id)
@@ -97,6 +98,16 @@ class InMemoryStateStore:
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
         with self._lock:
-            matching = [s for s in self._evacuations.values() if s.header.workload == workload]
-            matching.sort(key=lambda s: (s.header.created_at, s.header.evacuation_id), reverse=True)
-            return [s.header.evolve(steps=tuple(s.steps.values())) for s in matching[:limit]]
+            return [
+                s.header.evolve(steps=tuple(s.steps.values()))
+                for s in self._newest(workload, limit)
+            ]
+
+    def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
+        with self._lock:
+            return [s.header for s in self._newest(workload, limit)]
+
+    def _newest(self, workload: str, limit: int) -> builtins.list[_Stored]:
+        matching = [s for s in self._evacuations.values() if s.header.workload == workload]
+        matching.sort(key=lambda s: (s.header.created_at, s.header.evacuation_id), reverse=True)
+        return matching[:limit]

@@ -14,6 +14,7 @@ from evacuation.emulator.table import create_state_table
 from evacuation.errors import StateCorruptError
 from evacuation.model import Evacuation, Outcome, Status, StepKey, StepKind, StepRecord, Trigger
 from evacuation.state import InMemoryStateStore, StateStore
+from evacuation.state.base import Lease
 from evacuation.state.dynamodb import DynamoDBStateStore
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -119,6 +120,64 @@ def test_lease_is_exclusive_until_it_expires(make_store: Callable[[], StateStore
     store.release_lease(eid, "b")
     assert store.acquire_lease(eid, "c", T0, T0 + timedelta(minutes=1))
     assert not store.acquire_lease("ev-missing", "c", T0, T0)
+
+
+def test_a_claim_can_take_the_run_lease_in_the_same_write(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    claim = store.claim(evacuation(), max_azs=1, lease=Lease("a", T0 + timedelta(minutes=5)))
+    assert claim.created
+    eid = "ev-use1-az1-1"
+    assert not store.acquire_lease(eid, "b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=9))
+    assert store.acquire_lease(eid, "a", T0, T0 + timedelta(minutes=6))  # the claimer holds it
+    store.release_lease(eid, "a")
+    assert store.acquire_lease(eid, "b", T0 + timedelta(minutes=1), T0 + timedelta(minutes=9))
+    # A claim that finds the AZ held takes no lease.
+    again = store.claim(evacuation(n=2), max_azs=1, lease=Lease("c", T0 + timedelta(hours=1)))
+    assert not again.created and again.evacuation_id == eid
+    assert not store.acquire_lease(eid, "c", T0 + timedelta(minutes=2), T0 + timedelta(hours=1))
+
+
+def test_save_steps_writes_every_record_in_order_and_keeps_first_before_images(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    store.claim(evacuation(), max_azs=1)
+    eid = "ev-use1-az1-1"
+    keys = [StepKey(StepKind.ASG_SUBNETS, f"group-{n:03d}") for n in range(130)]  # > 1 request
+    store.save_step(eid, StepRecord(keys[7], Outcome.IN_PROGRESS, before={"subnets": ["a"]}))
+    store.save_steps(
+        eid, [StepRecord(k, Outcome.IN_PROGRESS, before={"n": i}) for i, k in enumerate(keys)]
+    )
+    store.save_steps(eid, [StepRecord(k, Outcome.APPLIED, before={"late": 1}) for k in keys])
+
+    loaded = store.load(eid)
+
+    assert loaded is not None
+    assert [s.key for s in loaded.steps] == [keys[7], *keys[:7], *keys[8:]]
+    assert {s.outcome for s in loaded.steps} == {Outcome.APPLIED}
+    befores = {s.key: s.before for s in loaded.steps}
+    assert befores[keys[7]] == {"subnets": ["a"]}
+    assert befores[keys[0]] == {"n": 0} and befores[keys[129]] == {"n": 129}
+
+
+def test_history_is_headers_newest_first_without_steps(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    for n in range(3):
+        store.claim(evacuation(n=n, created=T0 + timedelta(minutes=n)), max_azs=5)
+        store.save_step(f"ev-use1-az1-{n}", StepRecord(StepKey(StepKind.ASG_SUBNETS, "web"),
+                                                       Outcome.APPLIED, before={"s": 1}))  # fmt: skip
+        store.release("checkout", "use1-az1", f"ev-use1-az1-{n}")
+
+    history = store.history("checkout", limit=2)
+
+    assert [e.evacuation_id for e in history] == ["ev-use1-az1-2", "ev-use1-az1-1"]
+    assert all(e.steps == () for e in history)
+    assert [e.evolve(steps=()) for e in store.list("checkout", limit=2)] == list(history)
+    assert store.history("other-workload") == []
 
 
 def test_steps_round_trip_in_first_save_order_and_before_is_written_once(
