@@ -5,11 +5,15 @@ The Lambda handlers, the CLI and the drill all call this class; nothing else dri
 
 from __future__ import annotations
 
+import contextvars
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import TypeVar
 
 import structlog
 
@@ -38,15 +42,16 @@ from evacuation.model import (
 from evacuation.observe import Gateways, Observation, observe
 from evacuation.pacing import Pacer
 from evacuation.plan import build_plan, shift_comment
-from evacuation.preflight import preflight
+from evacuation.preflight import GuardReads, preflight, read_guard_inputs
 from evacuation.readiness import readiness_problems
 from evacuation.result import Result, preview
 from evacuation.retry import Deadline, RetryPolicy
-from evacuation.state.base import StateStore
+from evacuation.state.base import Lease, StateStore
 from evacuation.steps import RunContext
 from evacuation.steps.zonal_shift import ZonalShiftRunner
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 DEFAULT_DEADLINE_SECONDS = 600.0
 LEASE_MARGIN = timedelta(seconds=30)
@@ -87,6 +92,24 @@ class _Run:
     started: float
 
 
+@dataclass(frozen=True)
+class _Reads:
+    """Everything a run reads before it decides: the AZ, what AWS looks like, the lock, the plan;
+    and, for a new evacuation, what its guards weigh."""
+
+    az_id: str
+    observation: Observation
+    held: Mapping[str, str]
+    plan: Plan
+    guards: GuardReads | None
+
+
+@dataclass(frozen=True)
+class _GuardRequest:
+    trigger: Trigger
+    stop_alarms: Sequence[str]
+
+
 class Controller:
     """Evacuates and recovers AZs for the workload in `config`. Safe to call again at any time."""
 
@@ -119,11 +142,12 @@ class Controller:
     def plan(self, az: str, deadline: Deadline | None = None) -> Result:
         """The steps an evacuation of `az` would take, and any refusal. Changes nothing."""
         run = self._begin(deadline)
-        az_id, plan, _ = self._observe_and_plan(run, az)
-        refusals = self._refusals(plan)
+        reads = self._read_and_plan(run, az)
+        plan = reads.plan
+        refusals = self._refusals(plan, reads.held)
         return Result(
             self.config.workload,
-            az_id,
+            reads.az_id,
             Status.REFUSED if refusals else Status.PLANNED,
             reason="; ".join(refusals) or None,
             steps=tuple(preview(s) for s in plan.steps),
@@ -149,22 +173,20 @@ class Controller:
         override flap damping. An alarm-triggered run in shadow mode only plans.
         """
         run = self._begin(deadline)
-        az_id, plan, observation = self._observe_and_plan(run, az)
-        refusals = self._refusals(plan)
+        reads = self._read_and_plan(run, az, _GuardRequest(trigger, stop_alarms))
+        az_id, plan, held = reads.az_id, reads.plan, reads.held
+        refusals = self._refusals(plan, held)
         now = self._clock()
         notes: tuple[str, ...] = ()
-        held = self._store.held(self.config.workload)
-        if az_id not in held:
+        if reads.guards is not None:
             verdict = preflight(
                 self.config,
                 az_id=az_id,
                 trigger=trigger,
                 force=force,
-                workload_azs=observation.workload_az_ids(self.config),
+                workload_azs=reads.observation.workload_az_ids(self.config),
                 held=held,
-                history=self._store.list(self.config.workload, limit=200),
-                cloudwatch=run.gateways.cloudwatch,
-                read_parameter=self._parameters(),
+                reads=reads.guards,
                 now=now,
                 stop_alarms=stop_alarms,
             )
@@ -179,7 +201,11 @@ class Controller:
             return self._shadow(run, plan, refusals)
         if refusals:
             return self._refuse(run, evacuation, plan, refusals)
-        claim = self._store.claim(evacuation, self.config.safety.max_evacuated_azs)
+        # A new evacuation is created holding its run lease: no second write before the first
+        # mutation. Finding the AZ held, we resume that evacuation once its lease is ours.
+        claim = self._store.claim(
+            evacuation, self.config.safety.max_evacuated_azs, lease=self._lease(run)
+        )
         if claim.evacuation_id is None:
             refusal = guards.too_many_azs(az_id, claim.held, self.config.safety.max_evacuated_azs)
             return self._refuse(run, evacuation, plan, [refusal or "another AZ holds the lock"])
@@ -189,7 +215,7 @@ class Controller:
                 return self._refuse(run, evacuation, plan, ["the AZ was recovered meanwhile"])
             evacuation = stored
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
-        if not self._take_lease(run, evacuation):
+        if not claim.created and not self._take_lease(run, evacuation):
             bound.warning("evacuation.busy")
             return self._result(run, evacuation, reason="another invocation is running it now")
         try:
@@ -200,8 +226,7 @@ class Controller:
                 if current is None:  # recovered while we waited: report it, change nothing
                     return self._result(run, evacuation, reason="the AZ was recovered meanwhile")
                 evacuation = current
-                observation = observe(self.config, run.gateways, observation.zones)
-                plan = self._plan(observation, az_id, evacuation)
+                plan = self._plan(observe(self.config, run.gateways), az_id, evacuation)
             bound.info(
                 "evacuation.start",
                 workload=self.config.workload,
@@ -299,7 +324,7 @@ class Controller:
         """Keep active evacuations true: extend expiring shifts, re-apply drift, retry failed
         steps; and check that the config still matches AWS (readiness)."""
         run = self._begin(deadline)
-        observation = observe(self.config, run.gateways, self._zones(run))
+        observation = observe(self.config, run.gateways)
         problems = readiness_problems(self.config, observation)
         for problem in problems:
             log.warning("readiness.problem", workload=self.config.workload, problem=problem)
@@ -337,6 +362,9 @@ class Controller:
         evacuation_id = self._store.held(self.config.workload).get(az_id)
         if evacuation_id is None:
             return None
+        return self._load_holder(az_id, evacuation_id)
+
+    def _load_holder(self, az_id: str, evacuation_id: str) -> Evacuation:
         evacuation = self._store.load(evacuation_id)
         if evacuation is None:
             raise StateCorruptError(
@@ -374,18 +402,49 @@ class Controller:
     def _zones(self, run: _Run) -> tuple[Zone, ...]:
         return tuple(run.gateways.ec2.availability_zones())
 
-    def _observe_and_plan(self, run: _Run, az: str) -> tuple[str, Plan, Observation]:
-        zones = self._zones(run)
-        az_id = resolve_az_id(az, zones)
-        observation = observe(self.config, run.gateways, zones)
-        used = observation.workload_az_ids(self.config)
-        if az_id not in used:
-            raise InvalidRequestError(
-                f"workload {self.config.workload} does not use {az_id}; "
-                f"it runs in {', '.join(sorted(used)) or 'no AZ azevac can see'}"
+    def _read_and_plan(
+        self, run: _Run, az: str, guard_request: _GuardRequest | None = None
+    ) -> _Reads:
+        """Read what the decision needs in as few sequential rounds as the dependencies allow:
+        AWS's resources, the zone map and the lock at once; then, knowing the AZ, its evacuation
+        (to resume) or its guards' inputs (to start one), while the resource reads finish."""
+        with ThreadPoolExecutor(3, thread_name_prefix="read") as pool:
+
+            def start(fn: Callable[[], T]) -> Future[T]:
+                return pool.submit(contextvars.copy_context().run, fn)
+
+            observing = start(partial(observe, self.config, run.gateways))
+            zones = start(partial(self._zones, run))
+            held = self._store.held(self.config.workload)
+            az_id = resolve_az_id(az, zones.result())
+            holder = held.get(az_id)
+            resuming = start(partial(self._load_holder, az_id, holder)) if holder else None
+            guard_reads = None
+            if guard_request is not None and holder is None:
+                guard_reads = start(
+                    partial(
+                        read_guard_inputs,
+                        self.config,
+                        az_id=az_id,
+                        trigger=guard_request.trigger,
+                        stop_alarms=guard_request.stop_alarms,
+                        history=partial(self._store.history, self.config.workload),
+                        cloudwatch=run.gateways.cloudwatch,
+                        read_parameter=self._parameters(),
+                    )
+                )
+            observation = observing.result()
+            used = observation.workload_az_ids(self.config)
+            if az_id not in used:
+                raise InvalidRequestError(
+                    f"workload {self.config.workload} does not use {az_id}; "
+                    f"it runs in {', '.join(sorted(used)) or 'no AZ azevac can see'}"
+                )
+            resumed = resuming.result() if resuming else None
+            plan = self._plan(observation, az_id, resumed)
+            return _Reads(
+                az_id, observation, held, plan, guard_reads.result() if guard_reads else None
             )
-        plan = self._plan(observation, az_id, self.status_of(az_id))
-        return az_id, plan, observation
 
     def _plan(self, observation: Observation, az_id: str, resumed: Evacuation | None) -> Plan:
         if resumed is None:
@@ -393,8 +452,7 @@ class Controller:
         touched = {s.key: s for s in resumed.steps if s.changed_something}
         return build_plan(self.config, observation, az_id, resumed.evacuation_id, touched)
 
-    def _refusals(self, plan: Plan) -> list[str]:
-        held = self._store.held(self.config.workload)
+    def _refusals(self, plan: Plan, held: Mapping[str, str]) -> list[str]:
         too_many = guards.too_many_azs(plan.az_id, held, self.config.safety.max_evacuated_azs)
         return [*plan.refusals, *([too_many] if too_many else [])]
 
@@ -421,11 +479,15 @@ class Controller:
             total_seconds=self._elapsed(run),
         )
 
+    def _lease(self, run: _Run) -> Lease:
+        """This run's lease: held until its deadline, with a margin."""
+        remaining = timedelta(seconds=max(run.deadline.remaining(self._monotonic), 0))
+        return Lease(self._owner, self._clock() + remaining + LEASE_MARGIN)
+
     def _take_lease(self, run: _Run, evacuation: Evacuation) -> bool:
-        now = self._clock()
-        until = now + timedelta(seconds=max(run.deadline.remaining(self._monotonic), 0))
+        lease = self._lease(run)
         return self._store.acquire_lease(
-            evacuation.evacuation_id, self._owner, now, until + LEASE_MARGIN
+            evacuation.evacuation_id, lease.owner, self._clock(), lease.until
         )
 
     def _shadow(self, run: _Run, plan: Plan, refusals: list[str]) -> Result:

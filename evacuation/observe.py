@@ -13,7 +13,7 @@ import structlog
 
 from evacuation.aws.autoscaling import AutoScalingGateway, Group
 from evacuation.aws.cloudwatch import CloudWatchGateway
-from evacuation.aws.ec2 import Ec2Gateway, Zone
+from evacuation.aws.ec2 import Ec2Gateway
 from evacuation.aws.route53 import Route53Gateway
 from evacuation.aws.zonal_shift import ManagedResource, ZonalShiftGateway
 from evacuation.config import Config, RecordSetConfig
@@ -47,7 +47,6 @@ def record_set_key(record_set: RecordSetConfig) -> str:
 class Observation:
     """What AWS looked like at the start of a run. A read that failed holds its error instead."""
 
-    zones: tuple[Zone, ...]
     resources: Mapping[str, ManagedResource | EvacuationError] = field(default_factory=dict)
     record_sets: Mapping[str, list[ResourceRecordSetTypeDef] | EvacuationError] = field(
         default_factory=dict
@@ -74,7 +73,7 @@ def _guarded(fn: Callable[[], T]) -> T | EvacuationError:
         return exc
 
 
-def observe(config: Config, gateways: Gateways, zones: tuple[Zone, ...]) -> Observation:
+def observe(config: Config, gateways: Gateways) -> Observation:
     """Read shifts, record sets and groups concurrently; one failing read fails only its step."""
     workers = config.execution.max_workers_per_service
     resource_arns = config.zonal_shift.resources if config.zonal_shift else []
@@ -88,7 +87,6 @@ def observe(config: Config, gateways: Gateways, zones: tuple[Zone, ...]) -> Obse
     if found:
         subnet_az = gateways.ec2.subnet_zone_ids(s for g in found for s in g.subnets)
     return Observation(
-        zones=zones,
         resources=resources.result(),
         record_sets=record_sets.result(),
         groups=groups,

@@ -6,7 +6,9 @@ never blocked by a guard that would have allowed it to start.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -29,6 +31,45 @@ class Verdict:
     """Said in the result without refusing (a manual run while the kill switch is off)."""
 
 
+@dataclass(frozen=True)
+class GuardReads:
+    """What the contextual guards weigh, read before deciding (and alongside the plan's reads)."""
+
+    history: Sequence[Evacuation]
+    """The workload's evacuation headers, newest first."""
+    alarm_states: Mapping[str, str] | EvacuationError
+    """Alarm name -> state for the alarms the regional check and stop conditions watch."""
+    kill_switch: str | None = None
+    """The kill switch parameter's value; None when there is none or it could not be read."""
+
+
+def read_guard_inputs(
+    config: Config,
+    *,
+    az_id: str,
+    trigger: Trigger,
+    stop_alarms: Sequence[str],
+    history: Callable[[], Sequence[Evacuation]],
+    cloudwatch: CloudWatchGateway,
+    read_parameter: Callable[[str], str],
+) -> GuardReads:
+    """Read history, alarm states and the kill switch at once: they do not depend on each other."""
+    names = _alarm_names(config, az_id, stop_alarms) if trigger in AUTOMATIC else []
+    parameter = config.safety.kill_switch_parameter
+    with ThreadPoolExecutor(2, thread_name_prefix="guards") as pool:
+        states = pool.submit(contextvars.copy_context().run, _alarm_states, cloudwatch, names)
+        switch = (
+            pool.submit(contextvars.copy_context().run, _read, read_parameter, parameter)
+            if parameter
+            else None
+        )
+        return GuardReads(
+            history=history(),
+            alarm_states=states.result(),
+            kill_switch=switch.result() if switch else None,
+        )
+
+
 def preflight(
     config: Config,
     *,
@@ -37,14 +78,13 @@ def preflight(
     force: bool,
     workload_azs: frozenset[str],
     held: Mapping[str, str],
-    history: Sequence[Evacuation],
-    cloudwatch: CloudWatchGateway,
-    read_parameter: Callable[[str], str],
+    reads: GuardReads,
     now: datetime,
     stop_alarms: Sequence[str] = (),
 ) -> Verdict:
     """The refusals (and notes) for starting an evacuation of `az_id` now."""
     safety = config.safety
+    history = reads.history
     refusals: list[str] = []
     notes: list[str] = []
     min_healthy = safety.min_healthy_azs or guards.default_min_healthy(len(workload_azs))
@@ -56,8 +96,7 @@ def preflight(
     if force:
         log.warning("guard.forced", az_id=az_id, trigger=trigger.value, cooldown_bypassed=True)
     if safety.kill_switch_parameter:
-        value = _read(read_parameter, safety.kill_switch_parameter)
-        refusal = guards.kill_switch(value, safety.kill_switch_parameter)
+        refusal = guards.kill_switch(reads.kill_switch, safety.kill_switch_parameter)
         if refusal and trigger in AUTOMATIC:
             refusals.append(refusal)
         elif refusal:
@@ -73,27 +112,42 @@ def preflight(
         ]
         if trigger is Trigger.ALARM:
             refusals += _some(guards.rate_of_change(len(automatic), safety.max_evacuations_per_day))
-        refusals += _regional(config, az_id, cloudwatch, stop_alarms, trigger)
+        refusals += _regional(config, az_id, reads.alarm_states, stop_alarms, trigger)
     return Verdict(tuple(refusals), tuple(notes))
+
+
+def _alarm_names(config: Config, az_id: str, stop_alarms: Sequence[str]) -> list[str]:
+    others = [name for name, az in config.alarms.items() if az != az_id]
+    own = [name for name, az in config.alarms.items() if az == az_id]
+    regional = config.safety.regional_alarm
+    return [*others, *([regional] if regional else []), *stop_alarms, *own]
+
+
+def _alarm_states(
+    cloudwatch: CloudWatchGateway, names: Sequence[str]
+) -> Mapping[str, str] | EvacuationError:
+    if not names:
+        return {}
+    try:
+        return cloudwatch.alarm_states(names)
+    except EvacuationError as exc:
+        return exc
 
 
 def _regional(
     config: Config,
     az_id: str,
-    cloudwatch: CloudWatchGateway,
+    states: Mapping[str, str] | EvacuationError,
     stop_alarms: Sequence[str],
     trigger: Trigger,
 ) -> list[str]:
+    if isinstance(states, EvacuationError):
+        return [
+            f"cannot read alarm states to rule out regional impact ({states}); not acting alone"
+        ]
     others = {name: az for name, az in config.alarms.items() if az != az_id}
     own = [name for name, az in config.alarms.items() if az == az_id]
     regional = config.safety.regional_alarm
-    names = [*others, *([regional] if regional else []), *stop_alarms, *own]
-    if not names:
-        return []
-    try:
-        states = cloudwatch.alarm_states(names)
-    except EvacuationError as exc:
-        return [f"cannot read alarm states to rule out regional impact ({exc}); not acting alone"]
     in_alarm = {name: az for name, az in others.items() if states.get(name) == "ALARM"}
     regional_in_alarm = regional if regional and states.get(regional) == "ALARM" else None
     refusals = _some(guards.regional_impact(az_id, in_alarm, regional_in_alarm))

@@ -168,8 +168,8 @@ def test_history_is_headers_newest_first_without_steps(
     store = make_store()
     for n in range(3):
         store.claim(evacuation(n=n, created=T0 + timedelta(minutes=n)), max_azs=5)
-        store.save_step(f"ev-use1-az1-{n}", StepRecord(StepKey(StepKind.ASG_SUBNETS, "web"),
-                                                       Outcome.APPLIED, before={"s": 1}))  # fmt: skip
+        step = StepRecord(StepKey(StepKind.ASG_SUBNETS, "web"), Outcome.APPLIED, before={"s": 1})
+        store.save_step(f"ev-use1-az1-{n}", step)
         store.release("checkout", "use1-az1", f"ev-use1-az1-{n}")
 
     history = store.history("checkout", limit=2)
