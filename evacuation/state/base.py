@@ -74,7 +74,7 @@ class StateStore(Protocol):
         ...
 
     def save_steps(self, evacuation_id: str, steps: Sequence[StepRecord]) -> None:
-        """`save_step` for each record, in as few requests as the backend allows. All are
+        """`save_step` for each record, at once (one round trip where the backend allows). All are
         written when it returns (so a batch's before-images are on record before any apply)."""
         ...
 
