@@ -179,7 +179,7 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
 class ExecutionConfig(_Strict):
     """Tuning. Defaults suit Lambda; the benchmark and the drill override them."""
 
-    max_workers_per_service: int = Field(default=8, ge=1, le=64)
+    max_workers_per_service: int = Field(default=16, ge=1, le=64)
     max_attempts: int = Field(default=6, ge=1, le=20)
     backoff_initial_seconds: float = Field(default=0.2, gt=0)
     backoff_max_seconds: float = Field(default=10.0, gt=0)
