@@ -263,23 +263,19 @@ class DynamoDBStateStore:
         )
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
-        response = self._call(
-            "dynamodb.Query",
-            partial(
-                self._client.query,
-                TableName=self._table,
-                IndexName=GSI,
-                KeyConditionExpression="gsi1pk = :pk",
-                ExpressionAttributeValues={":pk": _s(f"WL#{workload}")},
-                ScanIndexForward=False,
-                Limit=limit,
-            ),
-        )
-        loaded = [self.load(item["evacuation_id"]["S"]) for item in response.get("Items", [])]
+        headers = self._newest_headers(workload, limit)
+        loaded = [self.load(item["evacuation_id"]["S"]) for item in headers]
         return [e for e in loaded if e is not None]
 
     def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
-        # The index projects every header attribute, and only headers carry gsi1pk.
+        return [
+            _parse_header(_field("?", item, "evacuation_id"), item)
+            for item in self._newest_headers(workload, limit)
+        ]
+
+    def _newest_headers(self, workload: str, limit: int) -> Sequence[Item]:
+        """The workload's header items, newest first: the index projects every header
+        attribute, and only headers carry gsi1pk."""
         response = self._call(
             "dynamodb.Query",
             partial(
@@ -292,10 +288,7 @@ class DynamoDBStateStore:
                 Limit=limit,
             ),
         )
-        return [
-            _parse_header(_field("?", item, "evacuation_id"), item)
-            for item in response.get("Items", [])
-        ]
+        return response.get("Items", [])
 
     # -- internals -----------------------------------------------------------------------------
 
