@@ -93,7 +93,7 @@ class Executor:
                 attempts=(previous.attempts if previous else 0) + 1,
             )
             to_apply.append(step)
-        # Write-ahead, one request for the batch: every before-image is on record before any
+        # Write-ahead, one round trip for the batch: every before-image is on record before any
         # mutation of the batch is sent.
         self._save([(final.get(s.key) or started[s.key], s) for s in steps])
         if to_apply:
@@ -242,7 +242,7 @@ class Executor:
                 pool.shutdown(wait=True)
 
     def _save(self, saved: Sequence[tuple[StepRecord, PlannedStep]], log_it: bool = True) -> None:
-        """Record a batch's steps in one store request, logging each."""
+        """Record a batch's steps in one round trip, logging each."""
         if not saved:
             return
         if log_it:
