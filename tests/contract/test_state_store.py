@@ -145,7 +145,8 @@ def test_save_steps_writes_every_record_in_order_and_keeps_first_before_images(
     store = make_store()
     store.claim(evacuation(), max_azs=1)
     eid = "ev-use1-az1-1"
-    keys = [StepKey(StepKind.ASG_SUBNETS, f"group-{n:03d}") for n in range(130)]  # more than one round of parallel writes
+    # More records than the store writes at once.
+    keys = [StepKey(StepKind.ASG_SUBNETS, f"group-{n:03d}") for n in range(130)]
     store.save_step(eid, StepRecord(keys[7], Outcome.IN_PROGRESS, before={"subnets": ["a"]}))
     store.save_steps(
         eid, [StepRecord(k, Outcome.IN_PROGRESS, before={"n": i}) for i, k in enumerate(keys)]
