@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
@@ -16,7 +16,7 @@ import structlog
 from evacuation.errors import EvacuationError
 from evacuation.model import Outcome, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.state.base import StateStore
-from evacuation.steps import RUNNERS, RunContext, Verdict
+from evacuation.steps import RUNNERS, Failed, RunContext, Verdict
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -134,45 +134,52 @@ class Executor:
             self._log.info("step.apply.start", **_fields(step))
         try:
             afters = runner.apply(self._ctx, steps)
-            verified = runner.verify(self._ctx, steps, afters)
+            applied = [step for step in steps if not isinstance(afters[step.key], Failed)]
+            verified = runner.verify(self._ctx, applied, afters) if applied else {}
         except Exception as exc:  # noqa: BLE001 - recorded as the step's failure, logged, reported
             return self._fail(started, steps, exc)
         results: dict[StepKey, StepRecord] = {}
+        failed_alone: list[StepKey] = []
         for step in steps:
+            after = afters[step.key]
+            if isinstance(after, Failed):
+                results[step.key] = self._failed(started[step.key], step, after.error)
+                failed_alone.append(step.key)
+                continue
             verdict = verified[step.key]
             outcome = {
                 Verdict.CONVERGED: Outcome.APPLIED,
                 Verdict.PENDING: Outcome.PENDING,
                 Verdict.DIVERGED: Outcome.FAILED,
             }[verdict.verdict]
-            record = started[step.key].evolve(
+            results[step.key] = started[step.key].evolve(
                 outcome=outcome,
-                after=afters[step.key],
+                after=after,
                 error=verdict.detail if outcome is Outcome.FAILED else None,
                 reason=verdict.detail or None,
                 finished_at=self._clock(),
             )
-            results[step.key] = record
-        self._save([(results[step.key], step) for step in steps])
+        self._save([(results[step.key], step) for step in steps], logged=failed_alone)
         return results
 
     def _fail(
         self, started: Mapping[StepKey, StepRecord], steps: list[PlannedStep], exc: Exception
     ) -> dict[StepKey, StepRecord]:
-        error = _describe(exc)
-        failed: dict[StepKey, StepRecord] = {}
-        for step in steps:
-            self._log.error(
-                "step.failed",
-                **_fields(step),
-                error=error,
-                exc_info=not isinstance(exc, EvacuationError),
-            )
-            failed[step.key] = started[step.key].evolve(
-                outcome=Outcome.FAILED, error=error, finished_at=self._clock()
-            )
-        self._save([(failed[step.key], step) for step in steps], log_it=False)
+        """The whole batch failed (one call applies it, or the runner raised)."""
+        failed = {step.key: self._failed(started[step.key], step, exc) for step in steps}
+        self._save([(failed[step.key], step) for step in steps], logged=list(failed))
         return failed
+
+    def _failed(self, record: StepRecord, step: PlannedStep, exc: Exception) -> StepRecord:
+        error = _describe(exc)
+        self._log.error(
+            "step.failed",
+            **_fields(step),
+            error=error,
+            # The exception itself: a step that failed alone is recorded outside its except block.
+            exc_info=False if isinstance(exc, EvacuationError) else exc,
+        )
+        return record.evolve(outcome=Outcome.FAILED, error=error, finished_at=self._clock())
 
     # -- recover --------------------------------------------------------------------------------
 
@@ -241,12 +248,14 @@ class Executor:
             for pool in pools.values():
                 pool.shutdown(wait=True)
 
-    def _save(self, saved: Sequence[tuple[StepRecord, PlannedStep]], log_it: bool = True) -> None:
-        """Record a batch's steps in one round trip, logging each."""
+    def _save(
+        self, saved: Sequence[tuple[StepRecord, PlannedStep]], logged: Collection[StepKey] = ()
+    ) -> None:
+        """Record a batch's steps in one round trip, logging each (but those in `logged`)."""
         if not saved:
             return
-        if log_it:
-            for record, step in saved:
+        for record, step in saved:
+            if record.key not in logged:
                 self._log.info(
                     "step.recorded",
                     **_fields(step),

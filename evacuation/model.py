@@ -109,7 +109,8 @@ class PlannedStep:
     ours: bool = False
     """AWS itself shows this evacuation made the change (a shift whose comment carries our id)."""
     group: str = ""
-    """Steps that share a group run in one worker in plan order (an ASG; a hosted zone's batch)."""
+    """Steps that share a group run in one worker in plan order, and each kind's steps reach
+    its runner as one batch (an ASG's steps; a hosted zone's records; all zonal shifts)."""
 
     @property
     def phase(self) -> Phase:

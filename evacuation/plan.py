@@ -59,12 +59,18 @@ def _failed(key: StepKey, error: EvacuationError, group: str) -> PlannedStep:
     return PlannedStep(key, None, None, needs_change=False, error=str(error), group=group)
 
 
+ZONAL_SHIFTS = "zonal-shifts"
+"""The group of every zonal shift step: the runner starts them together and reads them back in
+one listing (each resource still succeeds or fails on its own)."""
+
+
 def _zonal_shift_step(
     arn: str, observed: ManagedResource | EvacuationError, az_id: str, evacuation_id: str | None
 ) -> tuple[PlannedStep, str | None]:
     key = StepKey(StepKind.ZONAL_SHIFT, arn)
+    group = ZONAL_SHIFTS
     if isinstance(observed, EvacuationError):
-        return _failed(key, observed, group=arn), None
+        return _failed(key, observed, group=group), None
     current = {
         "weight": observed.applied_weights.get(az_id),
         "shifts": [
@@ -75,11 +81,11 @@ def _zonal_shift_step(
     intended = {"away_from": az_id}
     if az_id not in observed.az_ids:
         reason = f"not deployed in {az_id} (it serves {', '.join(sorted(observed.az_ids))})"
-        return PlannedStep(key, current, None, False, skip_reason=reason, group=arn), None
+        return PlannedStep(key, current, None, False, skip_reason=reason, group=group), None
     refusal = guards.shifted_from_other_az(arn, az_id, observed.shifts)
     mine = [s for s in observed.shifts if s.is_customer and s.away_from == az_id]
     ours = evacuation_id is not None and any(evacuation_id in s.comment for s in mine)
-    return PlannedStep(key, current, intended, not mine, ours=ours, group=arn), refusal
+    return PlannedStep(key, current, intended, not mine, ours=ours, group=group), refusal
 
 
 def _route53_step(

@@ -2,7 +2,7 @@
 
 from evacuation.model import StepKind
 from evacuation.steps.autoscaling import CapacityRunner, ProcessesRunner, SubnetsRunner
-from evacuation.steps.base import RunContext, StepRunner, Verdict, Verified
+from evacuation.steps.base import Failed, RunContext, StepRunner, Verdict, Verified
 from evacuation.steps.route53 import WeightRunner
 from evacuation.steps.zonal_shift import ZonalShiftRunner
 
@@ -14,4 +14,4 @@ RUNNERS: dict[StepKind, StepRunner] = {
     StepKind.ASG_SUBNETS: SubnetsRunner(),
 }
 
-__all__ = ["RUNNERS", "RunContext", "StepRunner", "Verdict", "Verified"]
+__all__ = ["RUNNERS", "Failed", "RunContext", "StepRunner", "Verdict", "Verified"]

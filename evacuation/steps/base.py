@@ -27,6 +27,13 @@ class Verified:
 
 
 @dataclass(frozen=True)
+class Failed:
+    """What `apply` returns for one step of a batch that failed on its own: the others went on."""
+
+    error: Exception
+
+
+@dataclass(frozen=True)
 class Reverted:
     outcome: Outcome
     reason: str | None = None
@@ -59,14 +66,17 @@ class RunContext:
 
 
 class StepRunner(Protocol):
-    def apply(self, ctx: RunContext, steps: Sequence[PlannedStep]) -> Mapping[StepKey, JsonValue]:
-        """Make the change for these steps (one per resource, or one batch); return each after."""
+    def apply(
+        self, ctx: RunContext, steps: Sequence[PlannedStep]
+    ) -> Mapping[StepKey, JsonValue | Failed]:
+        """Make the change for these steps; return each after, or Failed for a step that failed
+        alone. Raising fails the whole batch (a batch applied in one call)."""
         ...
 
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
-        """Read back: converged, pending (check later) or diverged."""
+        """Read back the steps that applied: converged, pending (check later) or diverged."""
         ...
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:

@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextvars
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from evacuation.aws.zonal_shift import ShiftAlreadyExistsError
+import structlog
+
+from evacuation.aws.zonal_shift import ManagedResource, ShiftAlreadyExistsError
 from evacuation.config import Config
-from evacuation.errors import StepFailedError
+from evacuation.errors import EvacuationError, StepFailedError
 from evacuation.model import JsonValue, Outcome, PlannedStep, StepKey, StepRecord
-from evacuation.steps.base import Reverted, RunContext, Verdict, Verified
+from evacuation.observe import page_budget
+from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def _side_by_side(ctx: RunContext, fn: Callable[[T], U], items: Sequence[T]) -> list[U]:
+    """fn over items, up to the lane's worker count at a time, in the caller's log context."""
+    if len(items) <= 1:
+        return [fn(item) for item in items]
+    workers = min(ctx.config.execution.max_workers_per_service, len(items))
+    with ThreadPoolExecutor(workers, thread_name_prefix="arc-zonal-shift") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items]
+        return [future.result() for future in futures]
 
 
 def _expires_in(config: Config) -> str:
@@ -19,8 +37,19 @@ def _expires_in(config: Config) -> str:
 
 
 class ZonalShiftRunner:
-    def apply(self, ctx: RunContext, steps: Sequence[PlannedStep]) -> Mapping[StepKey, JsonValue]:
-        return {step.key: self._start(ctx, step.resource) for step in steps}
+    """Shifts are independent: they start side by side (the pacer holds them to ARC's rate), each
+    succeeds or fails alone, and they are read back together, in as few listings as fit."""
+
+    def apply(
+        self, ctx: RunContext, steps: Sequence[PlannedStep]
+    ) -> Mapping[StepKey, JsonValue | Failed]:
+        def start(step: PlannedStep) -> JsonValue | Failed:
+            try:
+                return self._start(ctx, step.resource)
+            except Exception as exc:  # noqa: BLE001 - this step's failure; the executor records it
+                return Failed(exc)
+
+        return dict(zip([s.key for s in steps], _side_by_side(ctx, start, steps), strict=True))
 
     def _start(self, ctx: RunContext, arn: str) -> JsonValue:
         gateway = ctx.gateways.zonal_shift
@@ -41,13 +70,42 @@ class ZonalShiftRunner:
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
-        def check(arn: str) -> Verified:
-            resource = ctx.gateways.zonal_shift.get_managed_resource(arn)
-            if resource.applied_weights.get(ctx.az_id) == 0:
-                return Verified(Verdict.CONVERGED)
-            return Verified(Verdict.PENDING, f"appliedWeights[{ctx.az_id}] is not 0 yet")
+        waiting = {step.resource: step.key for step in steps}
+        verdicts: dict[StepKey, Verified] = {}
 
-        return {s.key: ctx.poll(partial(check, s.resource)) for s in steps}
+        def check() -> Verified:
+            for arn, seen in self._read_back(ctx, list(waiting)).items():
+                if isinstance(seen, EvacuationError):
+                    verdicts[waiting.pop(arn)] = Verified(Verdict.DIVERGED, f"read back: {seen}")
+                elif seen.applied_weights.get(ctx.az_id) == 0:
+                    verdicts[waiting.pop(arn)] = Verified(Verdict.CONVERGED)
+            return Verified(Verdict.PENDING if waiting else Verdict.CONVERGED)
+
+        ctx.poll(check)
+        pending = Verified(Verdict.PENDING, f"appliedWeights[{ctx.az_id}] is not 0 yet")
+        return {step.key: verdicts.get(step.key, pending) for step in steps}
+
+    @staticmethod
+    def _read_back(
+        ctx: RunContext, arns: list[str]
+    ) -> dict[str, ManagedResource | EvacuationError]:
+        """Each resource as ARC shows it now: listed (a page per 100), the rest one by one."""
+        gateway = ctx.gateways.zonal_shift
+        listed: Mapping[str, ManagedResource] = {}
+        if len(arns) > 1:
+            try:
+                listed = gateway.list_managed_resources(arns, page_budget(len(arns)))
+            except EvacuationError as exc:  # read them one by one below: each may still answer
+                log.warning("verify.list_failed", service="arc-zonal-shift", error=str(exc))
+        rest = [arn for arn in arns if arn not in listed]
+
+        def get(arn: str) -> ManagedResource | EvacuationError:
+            try:
+                return gateway.get_managed_resource(arn)
+            except EvacuationError as exc:
+                return exc
+
+        return {**listed, **dict(zip(rest, _side_by_side(ctx, get, rest), strict=True))}
 
     def extend_expiring(
         self, ctx: RunContext, records: Sequence[StepRecord], now: datetime, within: timedelta

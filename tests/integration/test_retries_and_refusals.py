@@ -218,3 +218,40 @@ def test_route53_change_still_pending_at_the_deadline_is_reported_not_failed(
     assert "PENDING" in (step.reason or "")
     assert result.status is Status.EVACUATED
     assert snapshot(world)["weights"]["checkout-use1-az1"] == 0
+
+
+def test_one_zonal_shift_failing_leaves_the_others_applied_and_read_back_in_one_listing(
+    world: World, make_controller: ControllerFactory, faults: FaultInjector, recorder: CallRecorder
+) -> None:
+    # Given five load balancers, and ARC refusing the third StartZonalShift it receives
+    arns = [world.load_balancer_arn] + [
+        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/extra-{n}/{n:016x}"
+        for n in range(4)
+    ]
+    for arn in arns[1:]:
+        world.fake.register_resource(arn, world.az_ids)
+    faults.add("arc-zonal-shift", "StartZonalShift", Fault.ACCESS_DENIED, 3)
+    config = world.config(zonal_shift={"resources": arns, "expires_in": "6h"})
+
+    # When the AZ is evacuated
+    result = make_controller(config).evacuate(AZ, reason="gray failure")
+
+    # Then exactly that one shift failed, with ARC's error, and the run says DEGRADED
+    shifts = [s for s in result.steps if s.key.kind is StepKind.ZONAL_SHIFT]
+    failed = [s for s in shifts if s.outcome is Outcome.FAILED]
+    assert result.status is Status.DEGRADED
+    assert len(failed) == 1 and "AccessDenied" in (failed[0].error or "")
+    # and the other four are shifted in ARC and recorded as applied
+    active = {arn for arn in arns if world.fake.shifts(arn, status="ACTIVE")}
+    assert active == set(arns) - {failed[0].key.resource}
+    assert {s.key.resource for s in shifts if s.outcome is Outcome.APPLIED} == active
+    # and they were read back with one listing, not a read per resource
+    arc_reads = [op for service, op in recorder.calls if service == "arc-zonal-shift"]
+    assert arc_reads.count("GetManagedResource") == 0
+    assert arc_reads.count("ListManagedResources") == 2  # observe, then verify
+
+    # And a later run (the reconciler) shifts the last one, changing nothing else
+    again = make_controller(config).evacuate(AZ, reason="retry")
+    assert again.status is Status.EVACUATED
+    assert all(world.fake.shifts(arn, status="ACTIVE") for arn in arns)
+    assert sum(len(world.fake.shifts(arn, status="ACTIVE")) for arn in arns) == 5
