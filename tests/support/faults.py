@@ -91,6 +91,7 @@ class FaultInjector:
     injected: list[tuple[str, str, Fault]] = field(default_factory=list)
     _seen: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _mutations: int = 0
+    _streaks: dict[tuple[int, str, str], int] = field(default_factory=lambda: defaultdict(int))
     _started: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _current: threading.local = field(default_factory=threading.local)
@@ -120,6 +121,7 @@ class FaultInjector:
         """Forget the calls seen so far (the ones that built the world)."""
         with self._lock:
             self._seen.clear()
+            self._streaks.clear()
             self._mutations = 0
             self._started = 0
             self.injected.clear()
@@ -142,7 +144,6 @@ class FaultInjector:
         with self._lock:
             self._seen[key] += 1
             count = self._seen[key]
-            self._current.call = (key, count)
             if is_mutation(model.name):
                 # Counted at the start: data-plane lanes run concurrently, so "the n-th
                 # mutation" is the n-th to be sent, not the n-th to complete.
@@ -150,6 +151,8 @@ class FaultInjector:
                 if self._started == self.crash_before_mutation:
                     raise SimulatedCrash(f"before {key}")
             fault, latency = self._fault_for(key, count)
+            fault = self._within_budget(key, fault)
+            self._current.call = (key, fault)
             if fault is not None and fault not in (Fault.LOST_RESPONSE, Fault.LATENCY):
                 self.injected.append((*key, fault))
         if latency:
@@ -166,12 +169,24 @@ class FaultInjector:
             return self.schedule.fault_for(*key, count), 0.0
         return None, 0.0
 
+    def _within_budget(self, key: tuple[str, str], fault: Fault | None) -> Fault | None:
+        """A random schedule never fails one caller's call more than `max_in_a_row` times in a
+        row. The schedule's own guard counts by call index, which concurrent callers of the same
+        operation interleave; a retry loop runs in one thread, so count per thread too."""
+        if self.schedule is None or not self.schedule.max_in_a_row or fault is Fault.LATENCY:
+            return fault
+        streak = (threading.get_ident(), *key)
+        if fault is not None and self._streaks[streak] >= self.schedule.max_in_a_row:
+            fault = None
+        self._streaks[streak] = self._streaks[streak] + 1 if fault is not None else 0
+        return fault
+
     def _after(self, model: Any, http_response: Any, **_: Any) -> None:
         if http_response.status_code >= 300:
             return
-        key, count = getattr(self._current, "call", (None, 0))
+        key, fault = getattr(self._current, "call", (None, None))
         with self._lock:
-            lost = key is not None and self._fault_for(key, count)[0] is Fault.LOST_RESPONSE
+            lost = key is not None and fault is Fault.LOST_RESPONSE
             if lost:
                 self.injected.append((*key, Fault.LOST_RESPONSE))
             crash = False
