@@ -79,7 +79,7 @@ def observe(config: Config, gateways: Gateways) -> Observation:
     resource_arns = config.zonal_shift.resources if config.zonal_shift else []
     group_names = config.autoscaling.groups if config.autoscaling else []
     with ThreadPoolExecutor(2, thread_name_prefix="observe") as pool:
-        resources = pool.submit(_read_resources, gateways, resource_arns, workers)
+        resources = pool.submit(read_managed_resources, gateways, resource_arns, workers)
         record_sets = pool.submit(_read_record_sets, gateways, config.route53, workers)
         groups = _observe_groups(gateways, group_names)
     subnet_az: Mapping[str, str] = {}
@@ -101,9 +101,11 @@ def page_budget(wanted: int) -> int:
     return max(1, wanted // 2)
 
 
-def _read_resources(
+def read_managed_resources(
     gateways: Gateways, arns: list[str], workers: int
 ) -> dict[str, ManagedResource | EvacuationError]:
+    """Each resource as ARC shows it now: listed (a page per 100, within the page budget), the
+    rest read one by one, `workers` at a time; a read that failed holds its error."""
     listed: Mapping[str, ManagedResource] = {}
     if len(arns) > 1:
         batch = _guarded(

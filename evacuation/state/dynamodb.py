@@ -212,7 +212,7 @@ class DynamoDBStateStore:
                 pass
 
     def _step_update(self, evacuation_id: str, step: StepRecord, seq: int) -> dict[str, Any]:
-        """UpdateItem arguments for one step record (also an Update of TransactWriteItems)."""
+        """UpdateItem arguments for one step record."""
         sets = {
             "step_key": _s(str(step.key)),
             "outcome": _s(step.outcome.value),

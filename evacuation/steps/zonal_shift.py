@@ -8,16 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-import structlog
-
-from evacuation.aws.zonal_shift import ManagedResource, ShiftAlreadyExistsError
+from evacuation.aws.zonal_shift import ShiftAlreadyExistsError
 from evacuation.config import Config
 from evacuation.errors import EvacuationError, StepFailedError
 from evacuation.model import JsonValue, Outcome, PlannedStep, StepKey, StepRecord
-from evacuation.observe import page_budget
+from evacuation.observe import read_managed_resources
 from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
 
-log = structlog.get_logger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -74,7 +71,8 @@ class ZonalShiftRunner:
         verdicts: dict[StepKey, Verified] = {}
 
         def check() -> Verified:
-            for arn, seen in self._read_back(ctx, list(waiting)).items():
+            workers = ctx.config.execution.max_workers_per_service
+            for arn, seen in read_managed_resources(ctx.gateways, list(waiting), workers).items():
                 if isinstance(seen, EvacuationError):
                     verdicts[waiting.pop(arn)] = Verified(Verdict.DIVERGED, f"read back: {seen}")
                 elif seen.applied_weights.get(ctx.az_id) == 0:
@@ -84,28 +82,6 @@ class ZonalShiftRunner:
         ctx.poll(check)
         pending = Verified(Verdict.PENDING, f"appliedWeights[{ctx.az_id}] is not 0 yet")
         return {step.key: verdicts.get(step.key, pending) for step in steps}
-
-    @staticmethod
-    def _read_back(
-        ctx: RunContext, arns: list[str]
-    ) -> dict[str, ManagedResource | EvacuationError]:
-        """Each resource as ARC shows it now: listed (a page per 100), the rest one by one."""
-        gateway = ctx.gateways.zonal_shift
-        listed: Mapping[str, ManagedResource] = {}
-        if len(arns) > 1:
-            try:
-                listed = gateway.list_managed_resources(arns, page_budget(len(arns)))
-            except EvacuationError as exc:  # read them one by one below: each may still answer
-                log.warning("verify.list_failed", service="arc-zonal-shift", error=str(exc))
-        rest = [arn for arn in arns if arn not in listed]
-
-        def get(arn: str) -> ManagedResource | EvacuationError:
-            try:
-                return gateway.get_managed_resource(arn)
-            except EvacuationError as exc:
-                return exc
-
-        return {**listed, **dict(zip(rest, _side_by_side(ctx, get, rest), strict=True))}
 
     def extend_expiring(
         self, ctx: RunContext, records: Sequence[StepRecord], now: datetime, within: timedelta
