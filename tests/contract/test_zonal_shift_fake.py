@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
+from unittest.mock import ANY
 
 import boto3
 import pytest
@@ -26,6 +27,7 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from evacuation.emulator.zonal_shift import (
+    FailedToStartError,
     ManualClock,
     ZonalShiftFake,
     ZonalShiftFakeError,
@@ -61,7 +63,8 @@ def _client(region: str = REGION) -> Any:
 
 def _resource_arn(index: int) -> str:
     return (
-        f"arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:{index:04d}:name/asg-{index}"
+        "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:"
+        f"00000000-0000-4000-8000-{index:012d}:autoScalingGroupName/asg-{index}"
     )
 
 
@@ -290,6 +293,36 @@ def test_unknown_shift_id_and_unknown_resource_are_not_found(
         )
 
 
+@pytest.mark.parametrize(
+    "operation", ["list_zonal_shifts", "list_managed_resources", "list_autoshifts"]
+)
+def test_max_results_above_100_is_rejected_by_the_service(
+    zonal_shift_api: ZonalShiftApi, operation: str
+) -> None:
+    # Rule: maxResults is 1-100 (model min/max). botocore checks only the minimum client-side.
+    client = zonal_shift_api.client
+
+    # Given maxResults=101, When a List operation is called
+    with pytest.raises(client.exceptions.ValidationException) as caught:
+        getattr(client, operation)(maxResults=101)
+
+    # Then the service answers 400 ValidationException (the model has no reason for it)
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # And 100 itself is accepted
+    assert "items" in getattr(client, operation)(maxResults=100)
+
+
+@pytest.mark.parametrize(
+    "operation", ["list_zonal_shifts", "list_managed_resources", "list_autoshifts"]
+)
+def test_max_results_below_1_is_rejected_by_botocore_before_sending(
+    zonal_shift_api: ZonalShiftApi, operation: str
+) -> None:
+    # Given maxResults=0, When a List operation is called, Then botocore refuses it (model min 1)
+    with pytest.raises(ParamValidationError, match="maxResults"):
+        getattr(zonal_shift_api.client, operation)(maxResults=0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Fake-only tests: they need the injected clock, seeding, or many resources.
 
@@ -369,67 +402,471 @@ def test_update_with_nothing_to_change_is_rejected_as_missing_value(
     assert _reason(caught.value) == "MissingValue"
 
 
-def test_customer_shift_takes_precedence_over_a_practice_run(
-    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
-) -> None:
-    api = zonal_shift_api
+def _resource(api: ZonalShiftApi, arn: str = ARN) -> dict[str, Any]:
+    resource: dict[str, Any] = api.client.get_managed_resource(resourceIdentifier=arn)
+    return resource
 
-    # Given a practice run away from the second AZ
-    practice_id = fake.start_practice_run(ARN, AZ_IDS[1])
-    resource = api.client.get_managed_resource(resourceIdentifier=ARN)
-    assert resource["appliedWeights"] == {AZ_IDS[0]: 1.0, AZ_IDS[1]: 0.0, AZ_IDS[2]: 1.0}
-    assert [s["appliedStatus"] for s in resource["zonalShifts"]] == ["APPLIED"]
 
-    # When a customer shift away from the first AZ starts (a practice run does not block it)
-    customer_id = _start(api, AZ_IDS[0])["zonalShiftId"]
-
-    # Then the customer shift is APPLIED, the practice run NOT_APPLIED, and weights follow
-    resource = api.client.get_managed_resource(resourceIdentifier=ARN)
-    applied = {s["zonalShiftId"]: s["appliedStatus"] for s in resource["zonalShifts"]}
-    assert applied == {practice_id: "NOT_APPLIED", customer_id: "APPLIED"}
-    assert resource["appliedWeights"] == {AZ_IDS[0]: 0.0, AZ_IDS[1]: 1.0, AZ_IDS[2]: 1.0}
-
-    # And both are listed with their shift types
-    items = api.client.list_zonal_shifts(resourceIdentifier=ARN)["items"]
-    assert {(i["zonalShiftId"], i["shiftType"]) for i in items} == {
-        (practice_id, "PRACTICE_RUN"),
-        (customer_id, "ZONAL_SHIFT"),
-    }
-
-    # When the customer shift is cancelled, Then the practice run is APPLIED again
-    api.client.cancel_zonal_shift(zonalShiftId=customer_id)
-    resource = api.client.get_managed_resource(resourceIdentifier=ARN)
-    assert [(s["zonalShiftId"], s["appliedStatus"]) for s in resource["zonalShifts"]] == [
-        (practice_id, "APPLIED")
+def _applied(resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """(shiftType or AUTOSHIFT, awayFrom) of every APPLIED entry, shifts and autoshifts."""
+    return [
+        (s.get("shiftType", "ZONAL_SHIFT"), s["awayFrom"])
+        for s in resource["zonalShifts"]
+        if s["appliedStatus"] == "APPLIED"
+    ] + [
+        ("AUTOSHIFT", a["awayFrom"])
+        for a in resource["autoshifts"]
+        if a["appliedStatus"] == "APPLIED"
     ]
 
 
-def test_autoshift_outranks_practice_run_but_yields_to_customer_shift(
+def _weights_away_from(az: str | None) -> dict[str, float]:
+    return {az_id: 0.0 if az_id == az else 1.0 for az_id in AZ_IDS}
+
+
+def _shift_status(api: ZonalShiftApi, shift_id: str, status: str) -> dict[str, Any]:
+    items = api.client.list_zonal_shifts(resourceIdentifier=ARN, status=status)["items"]
+    item: dict[str, Any] = next(i for i in items if i["zonalShiftId"] == shift_id)
+    return item
+
+
+def test_precedence_applies_exactly_one_shift_customer_over_autoshift(
     zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
 ) -> None:
+    # Rule 1 (precedence page): one APPLIED shift; weights 0.0 only for its awayFrom.
     api = zonal_shift_api
 
-    # Given a practice run away from AZ 2 and an autoshift away from AZ 3
-    practice_id = fake.start_practice_run(ARN, AZ_IDS[1])
+    # Given an autoshift away from AZ 3, Then it alone is applied
     fake.start_autoshift(ARN, AZ_IDS[2])
-
-    # When the resource is read
-    resource = api.client.get_managed_resource(resourceIdentifier=ARN)
-
-    # Then the autoshift is APPLIED and the practice run is not
-    assert [a["appliedStatus"] for a in resource["autoshifts"]] == ["APPLIED"]
-    assert resource["zonalShifts"][0]["appliedStatus"] == "NOT_APPLIED"
-    assert resource["appliedWeights"][AZ_IDS[2]] == 0.0
+    resource = _resource(api)
+    assert _applied(resource) == [("AUTOSHIFT", AZ_IDS[2])]
+    assert resource["appliedWeights"] == _weights_away_from(AZ_IDS[2])
     assert resource["zonalAutoshiftStatus"] == "ENABLED"
 
-    # And ListZonalShifts shows the practice run but not the autoshift
-    assert _listed_ids(api) == {practice_id}
+    # When a customer shift away from AZ 1 starts
+    customer_id = _start(api, AZ_IDS[0])["zonalShiftId"]
 
-    # When a customer shift starts, Then it outranks the autoshift
-    _start(api, AZ_IDS[0])
-    resource = api.client.get_managed_resource(resourceIdentifier=ARN)
+    # Then only the customer shift is APPLIED; the autoshift is ACTIVE but NOT_APPLIED
+    resource = _resource(api)
+    assert _applied(resource) == [("ZONAL_SHIFT", AZ_IDS[0])]
     assert [a["appliedStatus"] for a in resource["autoshifts"]] == ["NOT_APPLIED"]
-    assert resource["appliedWeights"] == {AZ_IDS[0]: 0.0, AZ_IDS[1]: 1.0, AZ_IDS[2]: 1.0}
+    assert resource["appliedWeights"] == _weights_away_from(AZ_IDS[0])
+    # And ListZonalShifts shows the customer shift but not the autoshift
+    assert _listed_ids(api) == {customer_id}
+
+
+def test_customer_shift_interrupts_a_practice_run_for_good(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 2: "The practice run will be canceled and the outcome set to INTERRUPTED"
+    api = zonal_shift_api
+
+    # Given a practice run away from AZ 2, applied
+    practice_id = fake.start_practice_run(ARN, AZ_IDS[1])
+    assert _applied(_resource(api)) == [("PRACTICE_RUN", AZ_IDS[1])]
+
+    # When a customer shift away from AZ 1 starts (a practice run does not block it)
+    customer_id = _start(api, AZ_IDS[0])["zonalShiftId"]
+
+    # Then the practice run is CANCELED with outcome INTERRUPTED and gone from the resource
+    practice = _shift_status(api, practice_id, "CANCELED")
+    assert (practice["shiftType"], practice["practiceRunOutcome"]) == (
+        "PRACTICE_RUN",
+        "INTERRUPTED",
+    )
+    resource = _resource(api)
+    assert [s["zonalShiftId"] for s in resource["zonalShifts"]] == [customer_id]
+    assert resource["appliedWeights"] == _weights_away_from(AZ_IDS[0])
+
+    # When the customer shift is cancelled, Then the practice run does not come back
+    api.client.cancel_zonal_shift(zonalShiftId=customer_id)
+    resource = _resource(api)
+    assert resource["zonalShifts"] == []
+    assert resource["appliedWeights"] == _weights_away_from(None)
+    assert _listed_ids(api) == set()
+
+
+@pytest.mark.parametrize("seed", ["start_autoshift", "start_fis_shift"])
+def test_autoshift_or_fis_shift_interrupts_a_practice_run(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, seed: str
+) -> None:
+    # Rule 2: an autoshift or an FIS experiment also cancels a running practice run
+    api = zonal_shift_api
+    practice_id = fake.start_practice_run(ARN, AZ_IDS[1])
+
+    # When AWS starts an autoshift / FIS shift away from AZ 3
+    getattr(fake, seed)(ARN, AZ_IDS[2])
+
+    # Then the practice run is CANCELED/INTERRUPTED and the newcomer is applied
+    practice = _shift_status(api, practice_id, "CANCELED")
+    assert practice["practiceRunOutcome"] == "INTERRUPTED"
+    resource = _resource(api)
+    assert [kind for kind, _ in _applied(resource)] == [
+        "AUTOSHIFT" if seed == "start_autoshift" else "FIS_EXPERIMENT"
+    ]
+    assert resource["appliedWeights"] == _weights_away_from(AZ_IDS[2])
+
+
+def test_customer_shift_cancels_an_fis_shift_for_good(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, clock: ManualClock
+) -> None:
+    # Rule 3: "The AWS FIS experiment will be canceled, and the manual zonal shift will be applied"
+    api = zonal_shift_api
+
+    # Given an FIS experiment's shift away from AZ 2
+    fis_id = fake.start_fis_shift(ARN, AZ_IDS[1], expires_in=timedelta(minutes=45))
+    resource = _resource(api)
+    [fis] = resource["zonalShifts"]
+    assert (fis["zonalShiftId"], fis["shiftType"], fis["appliedStatus"]) == (
+        fis_id,
+        "FIS_EXPERIMENT",
+        "APPLIED",
+    )
+    assert fis["expiryTime"] == clock() + timedelta(minutes=45)
+    assert resource["appliedWeights"] == _weights_away_from(AZ_IDS[1])
+
+    # When a customer shift away from AZ 1 starts
+    customer_id = _start(api, AZ_IDS[0])["zonalShiftId"]
+
+    # Then the FIS shift is CANCELED and the customer shift applied
+    assert [s["zonalShiftId"] for s in fake.shifts(ARN, "CANCELED")] == [fis_id]
+    assert _applied(_resource(api)) == [("ZONAL_SHIFT", AZ_IDS[0])]
+
+    # When the customer shift ends, Then the FIS shift does not come back
+    api.client.cancel_zonal_shift(zonalShiftId=customer_id)
+    resource = _resource(api)
+    assert resource["zonalShifts"] == []
+    assert resource["appliedWeights"] == _weights_away_from(None)
+
+
+def test_autoshift_cancels_an_fis_shift(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 3: "The AWS FIS experiment will be canceled, and the zonal autoshift will be applied"
+    fis_id = fake.start_fis_shift(ARN, AZ_IDS[1])
+
+    fake.start_autoshift(ARN, AZ_IDS[2])
+
+    assert [s["zonalShiftId"] for s in fake.shifts(ARN, "CANCELED")] == [fis_id]
+    resource = _resource(zonal_shift_api)
+    assert resource["zonalShifts"] == []
+    assert _applied(resource) == [("AUTOSHIFT", AZ_IDS[2])]
+
+
+@pytest.mark.parametrize("active", ["customer", "autoshift", "fis"])
+def test_fis_shift_fails_to_start_while_a_higher_or_equal_shift_is_active(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, active: str
+) -> None:
+    # Rule 3: FIS "fails to start" under a customer shift, an autoshift or another FIS shift
+    api = zonal_shift_api
+    if active == "customer":
+        _start(api, AZ_IDS[0])
+    elif active == "autoshift":
+        fake.start_autoshift(ARN, AZ_IDS[0])
+    else:
+        fake.start_fis_shift(ARN, AZ_IDS[0])
+    before = _resource(api)
+
+    # When an FIS experiment tries to shift the resource, Then it fails to start
+    with pytest.raises(FailedToStartError, match="FIS_EXPERIMENT fails to start"):
+        fake.start_fis_shift(ARN, AZ_IDS[1])
+
+    # And nothing changed
+    assert _resource(api) == {**before, "ResponseMetadata": ANY}
+
+
+@pytest.mark.parametrize("active", ["customer", "autoshift", "fis", "practice"])
+def test_practice_run_fails_to_start_while_another_shift_is_active(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, active: str
+) -> None:
+    # Rule 3: "The practice run will fail to start" under a customer shift, autoshift or FIS
+    api = zonal_shift_api
+    seeds = {
+        "customer": lambda: _start(api, AZ_IDS[0]),
+        "autoshift": lambda: fake.start_autoshift(ARN, AZ_IDS[0]),
+        "fis": lambda: fake.start_fis_shift(ARN, AZ_IDS[0]),
+        "practice": lambda: fake.start_practice_run(ARN, AZ_IDS[0]),
+    }
+    seeds[active]()
+
+    with pytest.raises(FailedToStartError, match="PRACTICE_RUN fails to start"):
+        fake.start_practice_run(ARN, AZ_IDS[1])
+
+    # And no second practice run exists
+    assert len([s for s in _resource(api)["zonalShifts"] if s["awayFrom"] == AZ_IDS[1]]) == 0
+
+
+def test_fis_shift_cannot_be_updated_or_cancelled_through_arc(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 3: UpdateZonalShift on an FIS shift is FISExperimentUpdateNotAllowed; Cancel too
+    # (docs silent: the fake takes the stricter reading, see the module docstring)
+    client = zonal_shift_api.client
+    fis_id = fake.start_fis_shift(ARN, AZ_IDS[1])
+
+    with pytest.raises(client.exceptions.ValidationException) as update:
+        client.update_zonal_shift(zonalShiftId=fis_id, expiresIn="2h")
+    assert _reason(update.value) == "FISExperimentUpdateNotAllowed"
+    with pytest.raises(client.exceptions.ValidationException) as cancel:
+        client.cancel_zonal_shift(zonalShiftId=fis_id)
+    assert _reason(cancel.value) == "FISExperimentUpdateNotAllowed"
+
+    # And it is still ACTIVE and applied; ListZonalShifts leaves FIS shifts out (stricter)
+    assert _applied(_resource(zonal_shift_api)) == [("FIS_EXPERIMENT", AZ_IDS[1])]
+    assert _listed_ids(zonal_shift_api) == set()
+
+
+def test_autoshift_is_applied_again_once_the_customer_shift_ends(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, clock: ManualClock
+) -> None:
+    # Rule 4 (inferred, aws-semantics §1.2): the still-ACTIVE autoshift is APPLIED again
+    api = zonal_shift_api
+    fake.start_autoshift(ARN, AZ_IDS[2])
+    first = _start(api, AZ_IDS[0], "30m")["zonalShiftId"]
+
+    # When the customer shift is cancelled, Then the autoshift is APPLIED again
+    api.client.cancel_zonal_shift(zonalShiftId=first)
+    resource = _resource(api)
+    assert _applied(resource) == [("AUTOSHIFT", AZ_IDS[2])]
+    assert resource["appliedWeights"] == _weights_away_from(AZ_IDS[2])
+
+    # And the same when a later customer shift expires instead
+    _start(api, AZ_IDS[0], "30m")
+    assert _applied(_resource(api)) == [("ZONAL_SHIFT", AZ_IDS[0])]
+    clock.advance(timedelta(minutes=30))
+    assert _applied(_resource(api)) == [("AUTOSHIFT", AZ_IDS[2])]
+
+    # And once AWS ends the autoshift, nothing is applied
+    fake.end_autoshift(ARN)
+    resource = _resource(api)
+    assert (resource["autoshifts"], resource["appliedWeights"]) == ([], _weights_away_from(None))
+
+
+def test_list_managed_resources_items_carry_active_autoshifts(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 4: the fake lists active autoshifts in ListManagedResources items too (fake choice)
+    fake.start_autoshift(ARN, AZ_IDS[1])
+    _start(zonal_shift_api, AZ_IDS[0])
+
+    [item] = zonal_shift_api.client.list_managed_resources()["items"]
+    resource = _resource(zonal_shift_api)
+
+    assert item["autoshifts"] == resource["autoshifts"]
+    assert item["autoshifts"][0]["appliedStatus"] == "NOT_APPLIED"
+    assert item["appliedWeights"] == resource["appliedWeights"] == _weights_away_from(AZ_IDS[0])
+    assert item["availabilityZones"] == list(AZ_IDS)
+
+
+def test_list_autoshifts_is_region_wide_active_by_default_then_completed(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, clock: ManualClock
+) -> None:
+    # Rule 4: ListAutoshifts (GET /autoshifts), ACTIVE by default, COMPLETED on request
+    client = zonal_shift_api.client
+    other = _resource_arn(1)
+    fake.register_resource(other, AZ_IDS)
+    assert client.list_autoshifts()["items"] == []
+
+    # Given AWS autoshifting two resources away from AZ 2, and later one away from AZ 3
+    fake.start_autoshift(ARN, AZ_IDS[1])
+    clock.advance(timedelta(seconds=30))
+    fake.start_autoshift(other, AZ_IDS[1])  # joins the region-wide autoshift away from AZ 2
+    started = clock()
+    clock.advance(timedelta(minutes=1))
+    third = _resource_arn(2)
+    fake.register_resource(third, AZ_IDS)
+    fake.start_autoshift(third, AZ_IDS[2])
+
+    # Then two ACTIVE autoshifts are listed, one per AZ
+    items = client.list_autoshifts()["items"]
+    assert [(i["awayFrom"], i["status"]) for i in items] == [
+        (AZ_IDS[1], "ACTIVE"),
+        (AZ_IDS[2], "ACTIVE"),
+    ]
+    assert "endTime" not in items[0]
+    assert items[0]["startTime"] == started - timedelta(seconds=30)
+    assert client.list_autoshifts(status="COMPLETED")["items"] == []
+
+    # When AWS ends the AZ 2 autoshift on both resources
+    clock.advance(timedelta(minutes=10))
+    fake.end_autoshift(ARN)
+    assert [i["awayFrom"] for i in client.list_autoshifts()["items"]] == list(AZ_IDS[1:])
+    fake.end_autoshift(other)
+
+    # Then it is COMPLETED with an endTime, and only AZ 3's is still ACTIVE
+    [completed] = client.list_autoshifts(status="COMPLETED")["items"]
+    assert (completed["awayFrom"], completed["endTime"]) == (AZ_IDS[1], clock())
+    assert [i["awayFrom"] for i in client.list_autoshifts(status="ACTIVE")["items"]] == [AZ_IDS[2]]
+
+
+def test_list_autoshifts_paginates_with_max_results_and_next_token(fake: ZonalShiftFake) -> None:
+    # Rule 4: maxResults / nextToken on ListAutoshifts, and its paginator
+    client = _client()
+    fake.install(client)
+    for index in range(3):
+        fake.register_resource(_resource_arn(index), AZ_IDS)
+        fake.start_autoshift(_resource_arn(index), AZ_IDS[index])
+
+    first = client.list_autoshifts(maxResults=2)
+    second = client.list_autoshifts(maxResults=2, nextToken=first["nextToken"])
+    pages = list(client.get_paginator("list_autoshifts").paginate(PaginationConfig={"PageSize": 1}))
+
+    assert [i["awayFrom"] for i in first["items"] + second["items"]] == list(AZ_IDS)
+    assert "nextToken" not in second
+    assert [i["awayFrom"] for p in pages for i in p["items"]] == list(AZ_IDS)
+
+
+SUPPORTED_ARNS = [
+    ARN,
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/nlb/0123456789abcdef",
+    _resource_arn(7),
+    "arn:aws:eks:us-east-1:123456789012:cluster/prod",
+]
+UNSUPPORTED_ARNS = [
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef",
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/classic-web",
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/gwy/gwlb/0123456789abcdef",
+    "arn:aws:ecs:us-east-1:123456789012:service/cluster/web",
+    "arn:aws:rds:us-east-1:123456789012:db:orders",
+    "arn:aws:eks:us-east-1:123456789012:nodegroup/prod/ng/0123",
+    "not-an-arn",
+]
+
+
+@pytest.mark.parametrize("arn", SUPPORTED_ARNS[1:])
+def test_register_resource_accepts_alb_nlb_asg_and_eks_arns(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake, arn: str
+) -> None:
+    # Rule 6: the supported types (resource-types page) register and can be shifted
+    fake.register_resource(arn, AZ_IDS)
+    shift = zonal_shift_api.client.start_zonal_shift(
+        resourceIdentifier=arn, awayFrom=AZ_IDS[0], expiresIn="1h", comment="type check"
+    )
+    assert shift["resourceIdentifier"] == arn
+    assert _resource(zonal_shift_api, arn)["appliedWeights"][AZ_IDS[0]] == 0.0
+
+
+@pytest.mark.parametrize("arn", UNSUPPORTED_ARNS)
+def test_register_resource_refuses_types_arc_does_not_support(
+    fake: ZonalShiftFake, arn: str
+) -> None:
+    # Rule 6: target groups, CLB, GWLB, ECS, RDS, EKS node groups are not ARC resources
+    with pytest.raises(ZonalShiftFakeError, match="supports"):
+        fake.register_resource(arn, AZ_IDS)
+
+
+def test_injected_conflict_without_shift_id_changes_nothing(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 7: SimultaneousZonalShiftsConflict on demand, without zonalShiftId
+    client = zonal_shift_api.client
+    fake.inject_conflict()
+
+    with pytest.raises(client.exceptions.ConflictException) as caught:
+        _start(zonal_shift_api, AZ_IDS[0])
+
+    assert _reason(caught.value) == "SimultaneousZonalShiftsConflict"
+    assert "zonalShiftId" not in caught.value.response
+    assert fake.shifts() == []
+    # And the injection is used up: the retry succeeds
+    assert _start(zonal_shift_api, AZ_IDS[0])["status"] == "ACTIVE"
+
+
+def test_injected_conflict_with_a_shift_id_on_another_operation_repeats(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 7: any modelled reason, any operation, with an id, `times` times
+    client = zonal_shift_api.client
+    shift_id = _start(zonal_shift_api, AZ_IDS[0])["zonalShiftId"]
+    fake.inject_conflict("UpdateZonalShift", "ZonalShiftAlreadyExists", shift_id, times=2)
+
+    for _ in range(2):
+        with pytest.raises(client.exceptions.ConflictException) as caught:
+            client.update_zonal_shift(zonalShiftId=shift_id, expiresIn="2h")
+        assert (_reason(caught.value), caught.value.response["zonalShiftId"]) == (
+            "ZonalShiftAlreadyExists",
+            shift_id,
+        )
+    assert client.update_zonal_shift(zonalShiftId=shift_id, expiresIn="2h")["status"] == "ACTIVE"
+    with pytest.raises(ZonalShiftFakeError, match="ConflictExceptionReason"):
+        fake.inject_conflict(reason="Busy")
+
+
+def test_delay_apply_keeps_a_new_shift_not_applied_for_n_reads(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 7 / ARC-4: ACTIVE is not APPLIED until the lag has run out
+    api = zonal_shift_api
+    fake.start_autoshift(ARN, AZ_IDS[2])
+    fake.delay_apply(2)
+    shift_id = _start(api, AZ_IDS[0])["zonalShiftId"]
+
+    # Then the first read (Get) and the second (List) show it ACTIVE but NOT_APPLIED
+    first = _resource(api)
+    assert first["zonalShifts"][0]["appliedStatus"] == "NOT_APPLIED"
+    assert first["appliedWeights"] == _weights_away_from(AZ_IDS[2])  # the autoshift still holds
+    [second] = api.client.list_managed_resources()["items"]
+    assert second["zonalShifts"][0]["appliedStatus"] == "NOT_APPLIED"
+    assert _listed_ids(api) == {shift_id}
+
+    # And the third read shows it APPLIED with weight 0
+    third = _resource(api)
+    assert _applied(third) == [("ZONAL_SHIFT", AZ_IDS[0])]
+    assert third["appliedWeights"] == _weights_away_from(AZ_IDS[0])
+
+
+def test_cancel_zonal_shift_ends_a_practice_run_as_interrupted(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 8: CancelZonalShift accepts a practice run (API_CancelZonalShift page)
+    client = zonal_shift_api.client
+    practice_id = fake.start_practice_run(ARN, AZ_IDS[1])
+
+    cancelled = client.cancel_zonal_shift(zonalShiftId=practice_id)
+
+    assert cancelled["status"] == "CANCELED"
+    assert _shift_status(zonal_shift_api, practice_id, "CANCELED")["practiceRunOutcome"] == (
+        "INTERRUPTED"
+    )
+    assert _resource(zonal_shift_api)["appliedWeights"] == _weights_away_from(None)
+
+
+def test_cancel_practice_run_refuses_other_shift_types(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 8: CancelPracticeRun is for practice runs (UnsupportedPracticeCancelShiftType)
+    client = zonal_shift_api.client
+    customer_id = _start(zonal_shift_api, AZ_IDS[0])["zonalShiftId"]
+
+    with pytest.raises(client.exceptions.ValidationException) as caught:
+        client.cancel_practice_run(zonalShiftId=customer_id)
+    assert _reason(caught.value) == "UnsupportedPracticeCancelShiftType"
+
+    client.cancel_zonal_shift(zonalShiftId=customer_id)
+    practice_id = fake.start_practice_run(ARN, AZ_IDS[1])
+    assert client.cancel_practice_run(zonalShiftId=practice_id)["status"] == "CANCELED"
+    with pytest.raises(client.exceptions.ConflictException) as again:
+        client.cancel_practice_run(zonalShiftId=practice_id)
+    assert _reason(again.value) == "ZonalShiftStatusNotActive"
+
+
+def test_cancel_shift_helper_simulates_someone_else_ending_our_shift(
+    zonal_shift_api: ZonalShiftApi, fake: ZonalShiftFake
+) -> None:
+    # Rule 9: the shift ends behind the caller's back; its next cancel is NotActive
+    client = zonal_shift_api.client
+    shift_id = _start(zonal_shift_api, AZ_IDS[0])["zonalShiftId"]
+    fis_id = _resource_arn(3)
+    fake.register_resource(fis_id, AZ_IDS)
+    fis_shift = fake.start_fis_shift(fis_id, AZ_IDS[1])
+
+    fake.cancel_shift(shift_id)
+    fake.cancel_shift(fis_shift)
+
+    with pytest.raises(client.exceptions.ConflictException) as caught:
+        client.cancel_zonal_shift(zonalShiftId=shift_id)
+    assert _reason(caught.value) == "ZonalShiftStatusNotActive"
+    assert {s["zonalShiftId"] for s in fake.shifts(status="CANCELED")} == {shift_id, fis_shift}
 
 
 def test_practice_run_ends_after_30_minutes_as_succeeded(
@@ -568,7 +1005,7 @@ def test_unimplemented_operation_fails_loudly_with_501(zonal_shift_api: ZonalShi
     # Given an operation the fake does not model
     # When it is called
     with pytest.raises(ClientError) as caught:
-        zonal_shift_api.client.list_autoshifts()
+        zonal_shift_api.client.get_autoshift_observer_notification_status()
 
     # Then the client gets a 501 NotImplemented error, not a silent empty answer
     assert caught.value.response["Error"]["Code"] == "NotImplemented"
