@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,7 +15,7 @@ from evacuation.aws.autoscaling import AutoScalingGateway, Group
 from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.aws.ec2 import Ec2Gateway
 from evacuation.aws.route53 import Route53Gateway
-from evacuation.aws.zonal_shift import ManagedResource, ZonalShiftGateway
+from evacuation.aws.zonal_shift import Autoshift, ManagedResource, ZonalShiftGateway
 from evacuation.config import Config, RecordSetConfig
 from evacuation.errors import EvacuationError
 
@@ -53,6 +53,11 @@ class Observation:
     )
     groups: Mapping[str, Group | EvacuationError] = field(default_factory=dict)
     subnet_az: Mapping[str, str] = field(default_factory=dict)
+    """subnet id -> AZ ID, for every subnet that could be resolved."""
+    subnet_errors: Mapping[str, EvacuationError] = field(default_factory=dict)
+    """group name -> why its subnets could not be resolved (only that group's steps fail)."""
+    autoshifts: Sequence[Autoshift] | EvacuationError = ()
+    """AWS's region-wide autoshifts in progress (ListAutoshifts), or why they could not be read."""
 
     def workload_az_ids(self, config: Config) -> frozenset[str]:
         """Every AZ the workload is deployed in, as far as the reads and the config tell."""
@@ -78,20 +83,54 @@ def observe(config: Config, gateways: Gateways) -> Observation:
     workers = config.execution.max_workers_per_service
     resource_arns = config.zonal_shift.resources if config.zonal_shift else []
     group_names = config.autoscaling.groups if config.autoscaling else []
-    with ThreadPoolExecutor(2, thread_name_prefix="observe") as pool:
+    with ThreadPoolExecutor(3, thread_name_prefix="observe") as pool:
         resources = pool.submit(read_managed_resources, gateways, resource_arns, workers)
         record_sets = pool.submit(_read_record_sets, gateways, config.route53, workers)
+        # One region-wide listing, not a read per resource: an autoshift is per AZ.
+        autoshifts = (
+            pool.submit(_guarded, gateways.zonal_shift.active_autoshifts) if resource_arns else None
+        )
         groups = _observe_groups(gateways, group_names)
-    subnet_az: Mapping[str, str] = {}
-    found = [g for g in groups.values() if isinstance(g, Group)]
-    if found:
-        subnet_az = gateways.ec2.subnet_zone_ids(s for g in found for s in g.subnets)
+        subnet_az, subnet_errors = _resolve_subnets(gateways, groups, workers)
     return Observation(
         resources=resources.result(),
         record_sets=record_sets.result(),
         groups=groups,
         subnet_az=subnet_az,
+        subnet_errors=subnet_errors,
+        autoshifts=autoshifts.result() if autoshifts else (),
     )
+
+
+def _resolve_subnets(
+    gateways: Gateways, groups: Mapping[str, Group | EvacuationError], workers: int
+) -> tuple[dict[str, str], dict[str, EvacuationError]]:
+    """Each group's subnets -> AZ IDs, in one batched read; when that read fails (a stale subnet
+    id fails the whole DescribeSubnets, as do AccessDenied and an EC2 brown-out), group by
+    group, so that only the groups whose own read fails lose their steps (aws-semantics ASG-9).
+    The data plane never waits on this: EC2 is a control-plane dependency."""
+    found = {name: g for name, g in groups.items() if isinstance(g, Group) and g.subnets}
+    if not found:
+        return {}, {}
+    everything = _guarded(
+        lambda: gateways.ec2.subnet_zone_ids(s for g in found.values() for s in g.subnets)
+    )
+    if not isinstance(everything, EvacuationError):
+        return dict(everything), {}
+    log.warning("observe.subnets_failed", service="ec2", error=str(everything))
+    if len(found) == 1:
+        return {}, dict.fromkeys(found, everything)
+    per_group = _each(
+        list(found), lambda name: gateways.ec2.subnet_zone_ids(found[name].subnets), workers
+    )
+    subnet_az: dict[str, str] = {}
+    errors: dict[str, EvacuationError] = {}
+    for name, resolved in per_group.items():
+        if isinstance(resolved, EvacuationError):
+            errors[name] = resolved
+        else:
+            subnet_az.update(resolved)
+    return subnet_az, errors
 
 
 def page_budget(wanted: int) -> int:

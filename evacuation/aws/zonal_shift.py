@@ -12,22 +12,49 @@ from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.errors import AwsApiError
 
 CUSTOMER_SHIFT = "ZONAL_SHIFT"
-LIST_PAGE = 100  # ListManagedResources' largest page
+AUTOSHIFT = "ZONAL_AUTOSHIFT"
+PRACTICE_RUN = "PRACTICE_RUN"
+FIS_EXPERIMENT = "FIS_EXPERIMENT"
+LIST_PAGE = 100  # the largest maxResults ARC accepts (MaxResults: 1-100 in the model)
 
 
 @dataclass(frozen=True)
 class ActiveShift:
+    """One shift in force on a resource, of any type (aws-semantics ARC-1).
+
+    ARC applies one shift per resource, by precedence customer > autoshift > FIS experiment >
+    practice run; the others stay ACTIVE and NOT_APPLIED
+    (https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-autoshift.how-it-works.precedence.html).
+    """
+
     shift_id: str
+    """Empty for an autoshift: ARC gives autoshifts no id."""
     away_from: str
     shift_type: str
     comment: str
-    expiry: datetime
+    expiry: datetime | None
+    """None for an autoshift: AWS ends it when the AZ recovers."""
     applied: bool
 
     @property
     def is_customer(self) -> bool:
-        """A customer zonal shift: outranks autoshifts and practice runs."""
+        """A customer zonal shift (azevac's or anyone's): outranks every other type."""
         return self.shift_type == CUSTOMER_SHIFT
+
+    @property
+    def is_practice(self) -> bool:
+        return self.shift_type == PRACTICE_RUN
+
+    def describe(self) -> str:
+        """How a refusal or a step names it: type, id and AZ."""
+        label = {
+            CUSTOMER_SHIFT: "customer zonal shift",
+            AUTOSHIFT: "AWS zonal autoshift",
+            PRACTICE_RUN: "ARC practice run",
+            FIS_EXPERIMENT: "FIS experiment shift",
+        }.get(self.shift_type, self.shift_type)
+        named = f" {self.shift_id}" if self.shift_id else ""
+        return f"{label}{named} away from {self.away_from}"
 
 
 @dataclass(frozen=True)
@@ -35,15 +62,32 @@ class ManagedResource:
     arn: str
     applied_weights: dict[str, float]
     shifts: tuple[ActiveShift, ...]
+    autoshift_enabled: bool = False
 
     @property
     def az_ids(self) -> frozenset[str]:
         return frozenset(self.applied_weights)
 
+    def shift(self, shift_id: str) -> ActiveShift | None:
+        return next((s for s in self.shifts if shift_id and s.shift_id == shift_id), None)
+
+
+@dataclass(frozen=True)
+class Autoshift:
+    """A region-wide AWS zonal autoshift in progress (ListAutoshifts, status ACTIVE)."""
+
+    away_from: str
+    start: datetime
+
 
 def _managed_resource(arn: str, raw: Mapping[str, Any]) -> ManagedResource:
-    """GetManagedResource's answer and ListManagedResources' items share these fields."""
-    shifts = tuple(
+    """GetManagedResource's answer and ListManagedResources' items share these fields.
+
+    `zonalShifts` holds customer shifts, practice runs and FIS experiment shifts (`shiftType`;
+    absent means a customer shift); `autoshifts` holds AWS's autoshifts. Both are read: a type
+    may appear in either (aws-semantics ARC-1).
+    """
+    shifts = [
         ActiveShift(
             shift_id=s["zonalShiftId"],
             away_from=s["awayFrom"],
@@ -53,16 +97,33 @@ def _managed_resource(arn: str, raw: Mapping[str, Any]) -> ManagedResource:
             applied=s["appliedStatus"] == "APPLIED",
         )
         for s in raw.get("zonalShifts", [])
-    )
-    return ManagedResource(arn, dict(raw.get("appliedWeights", {})), shifts)
+    ]
+    shifts += [
+        ActiveShift(
+            shift_id="",
+            away_from=a["awayFrom"],
+            shift_type=AUTOSHIFT,
+            comment="",
+            expiry=None,
+            applied=a["appliedStatus"] == "APPLIED",
+        )
+        for a in raw.get("autoshifts", [])
+    ]
+    enabled = raw.get("zonalAutoshiftStatus") == "ENABLED"
+    return ManagedResource(arn, dict(raw.get("appliedWeights", {})), tuple(shifts), enabled)
 
 
-def _conflict(exc: AwsApiError, reason: str) -> bool:
-    return exc.code == "ConflictException" and exc.extra.get("reason") == reason
+class ShiftConflictError(AwsApiError):
+    """StartZonalShift answered ConflictException: `reason` and, where ARC names one, the id of
+    the shift in the way (`zonalShiftId`, optional in the model)."""
 
+    @property
+    def reason(self) -> str:
+        return self.extra.get("reason", "")
 
-class ShiftAlreadyExistsError(AwsApiError):
-    """StartZonalShift lost a race: a customer shift is already active on the resource."""
+    @property
+    def zonal_shift_id(self) -> str | None:
+        return self.extra.get("zonalShiftId")
 
 
 class ZonalShiftGateway:
@@ -104,8 +165,27 @@ class ZonalShiftGateway:
             kwargs["nextToken"] = page["nextToken"]
         return found
 
+    def active_autoshifts(self) -> list[Autoshift]:
+        """AWS's autoshifts in progress in this region, every page: one ListAutoshifts call for
+        the whole fleet (an autoshift is per AZ, not per resource)."""
+        arc = self._clients.zonal_shift()
+        kwargs: dict[str, Any] = {"status": "ACTIVE", "maxResults": LIST_PAGE}
+        found: list[Autoshift] = []
+        while True:
+            page = self._call(
+                "arc-zonal-shift.ListAutoshifts", partial(arc.list_autoshifts, **kwargs)
+            )
+            found += [
+                Autoshift(item["awayFrom"], item["startTime"])
+                for item in page.get("items", [])
+                if item.get("status", "ACTIVE") == "ACTIVE"
+            ]
+            if not page.get("nextToken"):
+                return found
+            kwargs["nextToken"] = page["nextToken"]
+
     def start(self, arn: str, away_from: str, expires_in: str, comment: str) -> str:
-        """Start a customer shift; returns its id. A lost race raises ShiftAlreadyExistsError."""
+        """Start a customer shift; returns its id. Any conflict raises ShiftConflictError."""
         arc = self._clients.zonal_shift()
         try:
             response = self._call(
@@ -118,11 +198,8 @@ class ZonalShiftGateway:
                 ),
             )
         except AwsApiError as exc:
-            if (
-                exc.code == "ConflictException"
-                and exc.extra.get("reason") == "ZonalShiftAlreadyExists"
-            ):
-                raise ShiftAlreadyExistsError(str(exc), exc.code, exc.status, exc.extra) from exc
+            if exc.code == "ConflictException":
+                raise ShiftConflictError(str(exc), exc.code, exc.status, exc.extra) from exc
             raise
         return str(response["zonalShiftId"])
 
