@@ -159,7 +159,7 @@ def _wait_and_end_practice(
 ) -> Any:
     """Watch the stop alarms until the time is up, then recover (the reconciler is the
     backstop if this terminal goes away)."""
-    running = (Status.EVACUATED, Status.DEGRADED)
+    running = (Status.EVACUATED, Status.PARTIAL, Status.DEGRADED)
     if not isinstance(started, Result) or started.status not in running:
         return started
     evacuation = controller.status_of(started.az_id)

@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TypeVar
@@ -24,12 +24,14 @@ from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.aws.ec2 import Ec2Gateway, Zone
 from evacuation.aws.route53 import Route53Gateway
 from evacuation.aws.ssm import ParameterReader
-from evacuation.aws.zonal_shift import ZonalShiftGateway
+from evacuation.aws.zonal_shift import AUTOSHIFT, FIS_EXPERIMENT, ZonalShiftGateway
 from evacuation.azs import resolve_az_id
 from evacuation.config import Config
-from evacuation.errors import InvalidRequestError, StateCorruptError
+from evacuation.errors import EvacuationError, InvalidRequestError, StateCorruptError
 from evacuation.executor import Executor, StepListener
+from evacuation.guards import kill_switch
 from evacuation.model import (
+    AZ_ID_PATTERN,
     Evacuation,
     Outcome,
     Phase,
@@ -48,7 +50,7 @@ from evacuation.result import Result, preview
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.state.base import Lease, StateStore
 from evacuation.steps import RunContext
-from evacuation.steps.zonal_shift import ZonalShiftRunner
+from evacuation.steps.zonal_shift import ShiftUpkeep, ZonalShiftRunner
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -56,7 +58,6 @@ T = TypeVar("T")
 DEFAULT_DEADLINE_SECONDS = 600.0
 LEASE_MARGIN = timedelta(seconds=30)
 EXTEND_WITHIN = timedelta(hours=1)
-OK_OUTCOMES = frozenset({Outcome.APPLIED, Outcome.UNCHANGED, Outcome.SKIPPED, Outcome.PENDING})
 RECOVERED_OUTCOMES = frozenset({Outcome.REVERTED, Outcome.UNCHANGED, Outcome.SKIPPED})
 
 
@@ -68,16 +69,31 @@ def new_evacuation_id(az_id: str, now: datetime) -> str:
     return f"ev-{now:%Y%m%dT%H%M%SZ}-{az_id}-{secrets.token_hex(3)}"
 
 
+EXPIRY_ALERT = timedelta(minutes=30)
+ROUTE53_PLANE = (
+    "Route 53 weight changes are calls to the Route 53 control plane (us-east-1): they move "
+    "traffic, so they run in the first phase, in their own lane beside the ARC shifts, which "
+    "never wait on them"
+)
+
+
 @dataclass(frozen=True)
 class ReconcileReport:
     results: tuple[Result, ...]
     extended_shifts: tuple[str, ...]
     readiness_problems: tuple[str, ...]
+    alerts: tuple[str, ...] = ()
+    """For a human now: a shift lost or about to expire, an evacuation the pass could not move
+    forward, an AWS autoshift fighting ours. The reconcile handler notifies each."""
+    restarted_shifts: tuple[str, ...] = ()
+    """Resources whose azevac shift had expired or been cancelled and was started again."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "evacuations": [r.to_dict() for r in self.results],
             "extended_shifts": list(self.extended_shifts),
+            "restarted_shifts": list(self.restarted_shifts),
+            "alerts": list(self.alerts),
             "readiness_problems": list(self.readiness_problems),
         }
 
@@ -144,12 +160,15 @@ class Controller:
         run = self._begin(deadline)
         reads = self._read_and_plan(run, az)
         plan = reads.plan
-        refusals = self._refusals(plan, reads.held)
+        refusals = self._refusals(plan, self._out_of_service(plan, reads.held))
+        notes = [*plan.warnings]
+        if any(s.kind is StepKind.ROUTE53_WEIGHT for s in plan.steps):
+            notes.append(ROUTE53_PLANE)
         return Result(
             self.config.workload,
             reads.az_id,
             Status.REFUSED if refusals else Status.PLANNED,
-            reason="; ".join(refusals) or None,
+            reason="; ".join(refusals or notes) or None,
             steps=tuple(preview(s) for s in plan.steps),
             refusals=tuple(refusals),
             retries=run.retry.retries,
@@ -173,11 +192,22 @@ class Controller:
         override flap damping. An alarm-triggered run in shadow mode only plans.
         """
         run = self._begin(deadline)
-        reads = self._read_and_plan(run, az, _GuardRequest(trigger, stop_alarms))
+        if trigger is Trigger.PRACTICE and not stop_alarms:
+            # A practice yields to any real signal (ARC-5): the default stop list is every
+            # alarm azevac knows, never empty when the config names alarms.
+            stop_alarms = self._real_signal_alarms()
+        guard_request = _GuardRequest(trigger, stop_alarms)
+        reads = self._read_and_plan(run, az, guard_request)
+        preempted: tuple[Result, ...] = ()
+        if trigger in REAL_TRIGGERS and reads.held:
+            preempted = self._end_practices(run, reads.az_id, trigger)
+            if preempted:
+                reads = self._read_and_plan(run, reads.az_id, guard_request)
         az_id, plan, held = reads.az_id, reads.plan, reads.held
-        refusals = self._refusals(plan, held)
+        out = self._out_of_service(plan, held)
+        refusals = self._refusals(plan, out)
         now = self._clock()
-        notes: tuple[str, ...] = ()
+        notes: tuple[str, ...] = tuple(plan.warnings)
         if reads.guards is not None:
             verdict = preflight(
                 self.config,
@@ -185,13 +215,14 @@ class Controller:
                 trigger=trigger,
                 force=force,
                 workload_azs=reads.observation.workload_az_ids(self.config),
-                held=held,
+                out=out,
                 reads=reads.guards,
                 now=now,
+                autoshifts=reads.observation.autoshifts,
                 stop_alarms=stop_alarms,
             )
             refusals += verdict.refusals
-            notes = verdict.notes
+            notes += verdict.notes
         evacuation = Evacuation(
             new_evacuation_id(az_id, now), self.config.workload, az_id, Status.IN_PROGRESS,
             trigger, reason, created_at=now, updated_at=now,
@@ -200,7 +231,7 @@ class Controller:
         if trigger is Trigger.ALARM and self.config.safety.mode == "dry-run":
             return self._shadow(run, plan, refusals)
         if refusals:
-            return self._refuse(run, evacuation, plan, refusals)
+            return replace(self._refuse(run, evacuation, plan, refusals), preempted=preempted)
         # A new evacuation is created holding its run lease: no second write before the first
         # mutation. Finding the AZ held, we resume that evacuation once its lease is ours.
         claim = self._store.claim(
@@ -214,6 +245,8 @@ class Controller:
             if stored is None:  # released between the claim and now: a recover just finished
                 return self._refuse(run, evacuation, plan, ["the AZ was recovered meanwhile"])
             evacuation = stored
+            if evacuation.practice_until is not None and trigger in REAL_TRIGGERS:
+                evacuation = self._make_real(evacuation, trigger, reason)
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
         if not claim.created and not self._take_lease(run, evacuation):
             bound.warning("evacuation.busy")
@@ -227,6 +260,7 @@ class Controller:
                     return self._result(run, evacuation, reason="the AZ was recovered meanwhile")
                 evacuation = current
                 plan = self._plan(observe(self.config, run.gateways), az_id, evacuation)
+                notes = tuple(plan.warnings)
             bound.info(
                 "evacuation.start",
                 workload=self.config.workload,
@@ -235,7 +269,7 @@ class Controller:
                 reason=evacuation.reason,
                 steps=len(plan.steps),
             )
-            return self._execute(run, evacuation, plan, notes)
+            return replace(self._execute(run, evacuation, plan, notes), preempted=preempted)
         finally:
             self._store.release_lease(evacuation.evacuation_id, self._owner)
 
@@ -260,24 +294,39 @@ class Controller:
             stop_alarms=stop_alarms,
         )
 
-    def practice_should_end(self, evacuation: Evacuation, run: _Run | None = None) -> str | None:
-        """Why a practice run must end now (time up, a stop alarm fired), or None."""
+    def practice_should_end(
+        self,
+        evacuation: Evacuation,
+        run: _Run | None = None,
+        observation: Observation | None = None,
+    ) -> str | None:
+        """Why a practice run must end now, or None: its time is up, or a real signal appeared
+        (a stop alarm, any configured AZ alarm or the regional alarm in ALARM, an AWS autoshift
+        or an FIS experiment shift on a configured resource). A practice yields to real events,
+        as ARC's own practice runs do (aws-semantics ARC-5)."""
         if evacuation.practice_until is None:
             return None
         if self._clock() >= evacuation.practice_until:
             return f"practice run time is up ({evacuation.practice_until:%H:%M:%S}Z)"
-        if evacuation.stop_alarms:
-            run = run or self._begin(None)
-            states = run.gateways.cloudwatch.alarm_states(evacuation.stop_alarms)
-            firing = [n for n in evacuation.stop_alarms if states.get(n) == "ALARM"]
+        run = run or self._begin(None)
+        own = {name for name, az in self.config.alarms.items() if az == evacuation.az_id}
+        # The practised AZ's own alarm is not a reason to end it: recovering would send traffic
+        # into an AZ its alarm calls impaired. The alarm handler makes the practice real instead.
+        watched = [n for n in dict.fromkeys((*evacuation.stop_alarms, *self._real_signal_alarms()))]
+        watched = [n for n in watched if n not in own or n in evacuation.stop_alarms]
+        if watched:
+            states = run.gateways.cloudwatch.alarm_states(watched)
+            firing = [n for n in watched if states.get(n) == "ALARM"]
             if firing:
-                return f"stop condition: {', '.join(firing)} in ALARM"
-        return None
+                return f"real signal: {', '.join(firing)} in ALARM"
+        observation = observation or observe(self.config, run.gateways)
+        signal = _aws_shift_signal(observation)
+        return f"real signal: {signal}" if signal else None
 
     def recover(self, az: str, *, reason: str = "", deadline: Deadline | None = None) -> Result:
         """Undo the active evacuation of `az` from its records, control plane first."""
         run = self._begin(deadline)
-        az_id = resolve_az_id(az, self._zones(run))
+        az_id = self._az_id_of(run, az)
         evacuation = self.status_of(az_id)
         if evacuation is None:
             return self._nothing_to_recover(run, az_id)
@@ -313,7 +362,7 @@ class Controller:
     def recover_preview(self, az: str, deadline: Deadline | None = None) -> Result:
         """What recover would revert (the active evacuation's records). Changes nothing."""
         run = self._begin(deadline)
-        az_id = resolve_az_id(az, self._zones(run))
+        az_id = self._az_id_of(run, az)
         evacuation = self.status_of(az_id)
         if evacuation is None:
             return self._nothing_to_recover(run, az_id)
@@ -322,40 +371,109 @@ class Controller:
 
     def reconcile(self, deadline: Deadline | None = None) -> ReconcileReport:
         """Keep active evacuations true: extend expiring shifts, re-apply drift, retry failed
-        steps; and check that the config still matches AWS (readiness)."""
+        steps; and check that the config still matches AWS (readiness).
+
+        Extension comes first for every evacuation and depends on nothing else (ARC-8): a
+        refusal, a kill switch or a failure elsewhere never lets a shift in force expire. Each
+        evacuation is handled on its own: one that fails is reported and the pass goes on.
+        """
         run = self._begin(deadline)
         observation = observe(self.config, run.gateways)
         problems = readiness_problems(self.config, observation)
         for problem in problems:
             log.warning("readiness.problem", workload=self.config.workload, problem=problem)
+        switch_off = self._automation_switch_off()
         results: list[Result] = []
         extended: list[str] = []
+        restarted: list[str] = []
+        alerts: list[str] = []
         for az_id, evacuation_id in sorted(self._store.held(self.config.workload).items()):
-            evacuation = self._store.load(evacuation_id)
-            if evacuation is None or evacuation.status is Status.RECOVERING:
-                log.warning("reconcile.skipped", evacuation_id=evacuation_id, az_id=az_id)
-                continue
-            ending = self.practice_should_end(evacuation, run)
-            if ending is not None:
-                log.info("practice.ending", evacuation_id=evacuation_id, az_id=az_id, why=ending)
-                results.append(self.recover(az_id, reason=ending, deadline=run.deadline))
-                continue
-            result = self.evacuate(
-                az_id, reason=evacuation.reason, trigger=Trigger.RECONCILE, deadline=run.deadline
-            )
-            results.append(result)
-            shift_steps = [
-                s
-                for s in result.steps
-                if s.key.kind is StepKind.ZONAL_SHIFT and s.changed_something
-            ]
-            ctx = self._executor_context(run, evacuation)
-            extended += ZonalShiftRunner().extend_expiring(
-                ctx, shift_steps, self._clock(), EXTEND_WITHIN
-            )
+            bound = log.bind(evacuation_id=evacuation_id, az_id=az_id)
+            try:
+                evacuation = self._load_holder(az_id, evacuation_id)
+                upkeep = self._keep_shifts(run, evacuation)
+                extended += upkeep.extended
+                alerts += self._upkeep_alerts(evacuation, upkeep)
+                alerts += [f"{az_id} ({evacuation_id}): {w}" for w in _fighting(observation, az_id)]
+                if evacuation.status is Status.RECOVERING:
+                    alerts.append(
+                        f"{az_id} ({evacuation_id}) is RECOVERING: recover did not finish; "
+                        f"re-run azevac recover --az {az_id}"
+                    )
+                    continue
+                ending = self.practice_should_end(evacuation, run, observation)
+                if ending is not None:
+                    bound.info("practice.ending", why=ending)
+                    results.append(self.recover(az_id, reason=ending, deadline=run.deadline))
+                    continue
+                if switch_off is not None:
+                    bound.warning("reconcile.drift_repair_off", why=switch_off)
+                    alerts.append(
+                        f"{az_id} ({evacuation_id}): {switch_off}; drift repair skipped, "
+                        "shifts in force still extended"
+                    )
+                    continue
+                result = self.evacuate(
+                    az_id,
+                    reason=evacuation.reason,
+                    trigger=Trigger.RECONCILE,
+                    deadline=run.deadline,
+                )
+                results.append(result)
+                restarted += [arn for arn in upkeep.lost if _restarted(result, arn)]
+            except Exception as exc:  # noqa: BLE001 - isolated and reported: the pass goes on
+                bound.error("reconcile.evacuation_failed", error=str(exc), exc_info=exc)
+                alerts.append(f"{az_id} ({evacuation_id}): reconcile failed: {exc}")
         for shift_id in extended:
             log.info("reconcile.shift_extended", workload=self.config.workload, shift=shift_id)
-        return ReconcileReport(tuple(results), tuple(extended), tuple(problems))
+        return ReconcileReport(
+            tuple(results), tuple(extended), tuple(problems), tuple(alerts), tuple(restarted)
+        )
+
+    def _keep_shifts(self, run: _Run, evacuation: Evacuation) -> ShiftUpkeep:
+        shift_records = [
+            s
+            for s in evacuation.steps
+            if s.key.kind is StepKind.ZONAL_SHIFT and s.changed_something
+        ]
+        if not shift_records:
+            return ShiftUpkeep()
+        ctx = self._executor_context(run, evacuation)
+        return ZonalShiftRunner().extend_recorded(ctx, shift_records, self._clock(), EXTEND_WITHIN)
+
+    def _upkeep_alerts(self, evacuation: Evacuation, upkeep: ShiftUpkeep) -> list[str]:
+        where = f"{evacuation.az_id} ({evacuation.evacuation_id})"
+        bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=evacuation.az_id)
+        alerts = []
+        for arn, shift_id in sorted(upkeep.lost.items()):
+            bound.warning("reconcile.shift_lost", resource=arn, shift=shift_id)
+            alerts.append(
+                f"{where}: azevac's zonal shift {shift_id} on {arn} is no longer active (expired "
+                "or cancelled by someone else); traffic may be back in the AZ"
+            )
+        now = self._clock()
+        for arn, error in sorted(upkeep.failed.items()):
+            bound.error("reconcile.shift_upkeep_failed", resource=arn, error=error)
+            expiry = upkeep.expiry.get(arn)
+            soon = (
+                f"; it expires at {expiry:%H:%M:%S}Z"
+                if expiry is not None and expiry - now < EXPIRY_ALERT
+                else ""
+            )
+            alerts.append(f"{where}: cannot extend the zonal shift on {arn} ({error}){soon}")
+        return alerts
+
+    def _automation_switch_off(self) -> str | None:
+        """Why the kill switch stops automatic changes now, or None when it allows them."""
+        parameter = self.config.safety.kill_switch_parameter
+        if not parameter:
+            return None
+        try:
+            value: str | None = self._parameters()(parameter)
+        except EvacuationError as exc:
+            log.error("guard.kill_switch.unreadable", parameter=parameter, error=str(exc))
+            value = None
+        return kill_switch(value, parameter)
 
     def status_of(self, az_id: str) -> Evacuation | None:
         """The active evacuation of an AZ ID, if any."""
@@ -402,6 +520,14 @@ class Controller:
     def _zones(self, run: _Run) -> tuple[Zone, ...]:
         return tuple(run.gateways.ec2.availability_zones())
 
+    def _az_id_of(self, run: _Run, az: str) -> str:
+        """An AZ ID as given, with no call to EC2 (a control plane this run may not need);
+        a zone name resolved with DescribeAvailabilityZones (names differ per account)."""
+        text = az.strip()
+        if AZ_ID_PATTERN.match(text):
+            return text
+        return resolve_az_id(text, self._zones(run))
+
     def _read_and_plan(
         self, run: _Run, az: str, guard_request: _GuardRequest | None = None
     ) -> _Reads:
@@ -414,9 +540,11 @@ class Controller:
                 return pool.submit(contextvars.copy_context().run, fn)
 
             observing = start(partial(observe, self.config, run.gateways))
-            zones = start(partial(self._zones, run))
+            az_id = az.strip()
+            zones = None if AZ_ID_PATTERN.match(az_id) else start(partial(self._zones, run))
             held = self._store.held(self.config.workload)
-            az_id = resolve_az_id(az, zones.result())
+            if zones is not None:
+                az_id = resolve_az_id(az, zones.result())
             holder = held.get(az_id)
             resuming = start(partial(self._load_holder, az_id, holder)) if holder else None
             guard_reads = None
@@ -452,9 +580,53 @@ class Controller:
         touched = {s.key: s for s in resumed.steps if s.changed_something}
         return build_plan(self.config, observation, az_id, resumed.evacuation_id, touched)
 
-    def _refusals(self, plan: Plan, held: Mapping[str, str]) -> list[str]:
-        too_many = guards.too_many_azs(plan.az_id, held, self.config.safety.max_evacuated_azs)
+    def _out_of_service(self, plan: Plan, held: Mapping[str, str]) -> dict[str, str]:
+        """Every AZ out of service now, by any lever: azevac's evacuations (by id) and what
+        others pulled (another party's shift, a weight already 0), as the plan saw it."""
+        out = {az: why for az, why in plan.out_of_service.items() if az != plan.az_id}
+        out.update({az: f"azevac evacuation {ev}" for az, ev in held.items()})
+        return out
+
+    def _refusals(self, plan: Plan, out: Mapping[str, str]) -> list[str]:
+        too_many = guards.too_many_azs(plan.az_id, out, self.config.safety.max_evacuated_azs)
         return [*plan.refusals, *([too_many] if too_many else [])]
+
+    def _real_signal_alarms(self) -> tuple[str, ...]:
+        regional = self.config.safety.regional_alarm
+        return (*self.config.alarms, *([regional] if regional else []))
+
+    def _end_practices(self, run: _Run, az_id: str, trigger: Trigger) -> tuple[Result, ...]:
+        """A real evacuation of `az_id` pre-empts azevac's practice runs of other AZs: each is
+        recovered first (reason recorded), so the real one is not refused for the lock."""
+        ended = []
+        for other, evacuation_id in sorted(self._store.held(self.config.workload).items()):
+            if other == az_id:
+                continue
+            holder = self._load_holder(other, evacuation_id)
+            if holder.practice_until is None:
+                continue
+            why = f"practice ended: a real {trigger.value} evacuation of {az_id} takes precedence"
+            log.warning("practice.preempted", evacuation_id=evacuation_id, az_id=other, by=az_id)
+            ended.append(self.recover(other, reason=why, deadline=run.deadline))
+        return tuple(ended)
+
+    def _make_real(self, evacuation: Evacuation, trigger: Trigger, reason: str) -> Evacuation:
+        """A real alarm (or a human) for the AZ a practice holds: the AZ stays out, and the
+        practice's end time and stop alarms no longer recover it."""
+        log.warning(
+            "practice.made_real",
+            evacuation_id=evacuation.evacuation_id,
+            az_id=evacuation.az_id,
+            trigger=trigger.value,
+        )
+        return self._save(
+            evacuation.evolve(
+                trigger=trigger,
+                reason=f"{reason} (was: {evacuation.reason})",
+                practice_until=None,
+                stop_alarms=(),
+            )
+        )
 
     def _refuse(self, run: _Run, evacuation: Evacuation, plan: Plan, refusals: list[str]) -> Result:
         refused = evacuation.evolve(
@@ -525,13 +697,10 @@ class Controller:
             seconds=data_plane_seconds,
         )
         records += executor.run_phase(plan.in_phase(Phase.CONTROL_PLANE), stored)
-        ok = all(r.outcome in OK_OUTCOMES for r in records)
         now = self._clock()
         evacuation = self._save(
             evacuation.evolve(
-                status=Status.EVACUATED if ok else Status.DEGRADED,
-                finished_at=now,
-                steps=tuple(records),
+                status=_status_of(plan, records), finished_at=now, steps=tuple(records)
             )
         )
         log.info(
@@ -595,3 +764,55 @@ class Controller:
 
     def _elapsed(self, run: _Run) -> float:
         return round(self._monotonic() - run.started, 3)
+
+
+REAL_TRIGGERS = frozenset({Trigger.ALARM, Trigger.MANUAL})
+"""Triggers of a real evacuation: they pre-empt azevac's practice runs."""
+
+
+def _status_of(plan: Plan, records: Sequence[StepRecord]) -> Status:
+    """EVACUATED only when every lever is in effect as AWS shows it (R53-7, ARC-4): a failed
+    step makes it DEGRADED; a pending one, or a step a guard skipped, PARTIAL."""
+    if any(r.outcome is Outcome.FAILED for r in records):
+        return Status.DEGRADED
+    if plan.partial or any(r.outcome is Outcome.PENDING for r in records):
+        return Status.PARTIAL
+    return Status.EVACUATED
+
+
+def _aws_shift_signal(observation: Observation) -> str | None:
+    """An AWS autoshift or an FIS experiment shift anywhere azevac can see: a real event."""
+    if not isinstance(observation.autoshifts, EvacuationError) and observation.autoshifts:
+        away = ", ".join(sorted({a.away_from for a in observation.autoshifts}))
+        return f"AWS zonal autoshift in progress away from {away}"
+    for arn, resource in observation.resources.items():
+        if isinstance(resource, EvacuationError):
+            continue
+        for shift in resource.shifts:
+            if shift.shift_type in (AUTOSHIFT, FIS_EXPERIMENT):
+                return f"{arn} has {shift.describe()}"
+    return None
+
+
+def _fighting(observation: Observation, az_id: str) -> list[str]:
+    """ARC-3: while azevac holds `az_id`, an AWS autoshift away from another AZ is kept from
+    applying wherever our shift outranks it. Page; cancel nothing automatically."""
+    if isinstance(observation.autoshifts, EvacuationError):
+        return [f"cannot read ARC autoshifts ({observation.autoshifts})"]
+    others = sorted({a.away_from for a in observation.autoshifts if a.away_from != az_id})
+    if not others:
+        return []
+    return [
+        f"AWS is autoshifting away from {', '.join(others)} while azevac holds {az_id}: ARC "
+        f"applies azevac's shift instead of AWS's on shared resources; a human must decide "
+        f"which AZ to keep out (azevac cancels nothing on its own)"
+    ]
+
+
+def _restarted(result: Result, arn: str) -> bool:
+    return any(
+        s.key.kind is StepKind.ZONAL_SHIFT
+        and s.key.resource == arn
+        and s.outcome is Outcome.APPLIED
+        for s in result.steps
+    )

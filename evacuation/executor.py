@@ -16,7 +16,7 @@ import structlog
 from evacuation.errors import EvacuationError
 from evacuation.model import Outcome, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.state.base import StateStore
-from evacuation.steps import RUNNERS, Failed, RunContext, Verdict
+from evacuation.steps import RUNNERS, Failed, RunContext, Verdict, Verified
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -96,9 +96,30 @@ class Executor:
         # Write-ahead, one round trip for the batch: every before-image is on record before any
         # mutation of the batch is sent.
         self._save([(final.get(s.key) or started[s.key], s) for s in steps])
+        unsettled = [s for s in steps if final.get(s.key, _DONE).outcome is Outcome.IN_PROGRESS]
+        if unsettled:
+            final.update(self._reverify(unsettled, final))
         if to_apply:
             final.update(self._apply(to_apply, started))
         return [final[step.key] for step in steps]
+
+    def _reverify(
+        self, steps: list[PlannedStep], records: Mapping[StepKey, StepRecord]
+    ) -> dict[StepKey, StepRecord]:
+        """Steps already as intended whose effect AWS did not show (a shift not yet applied, a
+        Route 53 change not yet INSYNC): read back now, never reported done on trust."""
+        runner = RUNNERS[steps[0].kind]
+        afters = {step.key: records[step.key].after for step in steps}
+        try:
+            verified = runner.verify(self._ctx, steps, afters)
+        except Exception as exc:  # noqa: BLE001 - recorded as the step's failure, logged, reported
+            return self._fail(records, steps, exc)
+        results = {
+            step.key: self._verified(records[step.key], afters[step.key], verified[step.key])
+            for step in steps
+        }
+        self._save([(results[step.key], step) for step in steps])
+        return results
 
     def _decide(self, step: PlannedStep, previous: StepRecord | None) -> StepRecord | None:
         """The final record of a step that needs no mutation, or None when it must be applied."""
@@ -114,16 +135,19 @@ class Executor:
             return None
         if step.ours or (previous is not None and previous.changed_something):
             # Already as wanted because this evacuation did it (an earlier, interrupted run).
+            # Applied only if AWS shows it took effect; otherwise it is read back (_reverify).
+            outcome = Outcome.APPLIED if _settled(step, previous) else Outcome.IN_PROGRESS
             return StepRecord(
-                step.key, Outcome.APPLIED, before=_before(step, previous),
+                step.key, outcome, before=_before(step, previous),
                 after=previous.after if previous and previous.after is not None else step.intended,
-                started_at=previous.started_at if previous else now, finished_at=now,
+                reason=step.note, started_at=previous.started_at if previous else now,
+                finished_at=now if outcome is Outcome.APPLIED else None,
                 attempts=previous.attempts if previous else 0,
             )  # fmt: skip
         outcome = Outcome.SKIPPED if step.skip_reason else Outcome.UNCHANGED
         return StepRecord(
             step.key, outcome, before=step.current, after=step.current,
-            reason=step.skip_reason, started_at=now, finished_at=now,
+            reason=step.skip_reason or step.note, started_at=now, finished_at=now,
         )  # fmt: skip
 
     def _apply(
@@ -146,21 +170,28 @@ class Executor:
                 results[step.key] = self._failed(started[step.key], step, after.error)
                 failed_alone.append(step.key)
                 continue
-            verdict = verified[step.key]
-            outcome = {
-                Verdict.CONVERGED: Outcome.APPLIED,
-                Verdict.PENDING: Outcome.PENDING,
-                Verdict.DIVERGED: Outcome.FAILED,
-            }[verdict.verdict]
-            results[step.key] = started[step.key].evolve(
-                outcome=outcome,
-                after=after,
-                error=verdict.detail if outcome is Outcome.FAILED else None,
-                reason=verdict.detail or None,
-                finished_at=self._clock(),
+            results[step.key] = self._verified(
+                started[step.key], after, verified[step.key], note=step.note
             )
         self._save([(results[step.key], step) for step in steps], logged=failed_alone)
         return results
+
+    def _verified(
+        self, record: StepRecord, after: object, verified: Verified, note: str | None = None
+    ) -> StepRecord:
+        outcome = {
+            Verdict.CONVERGED: Outcome.APPLIED,
+            Verdict.PENDING: Outcome.PENDING,
+            Verdict.DIVERGED: Outcome.FAILED,
+        }[verified.verdict]
+        reason = "; ".join(r for r in (verified.detail, note or record.reason) if r) or None
+        return record.evolve(
+            outcome=outcome,
+            after=after,
+            error=verified.detail if outcome is Outcome.FAILED else None,
+            reason=reason,
+            finished_at=self._clock(),
+        )
 
     def _fail(
         self, started: Mapping[StepKey, StepRecord], steps: list[PlannedStep], exc: Exception
@@ -273,6 +304,15 @@ class Executor:
         if self._on_step is not None:
             self._on_step(record)
         return record
+
+
+_DONE = StepRecord(StepKey(StepKind.ZONAL_SHIFT, ""), Outcome.APPLIED)
+
+
+def _settled(step: PlannedStep, previous: StepRecord | None) -> bool:
+    """AWS shows the step in effect: no need to read it back again. A step the last run left
+    PENDING is read back, since its plan cannot see every effect (Route 53 INSYNC)."""
+    return step.settled and not (previous is not None and previous.outcome is Outcome.PENDING)
 
 
 def _before(step: PlannedStep, previous: StepRecord | None) -> object:

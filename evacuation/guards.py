@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from evacuation.aws.zonal_shift import ActiveShift
+from evacuation.aws.zonal_shift import ActiveShift, Autoshift
 
 
 def all_weights_zero(record_set: str, intended: Mapping[str, int]) -> str | None:
@@ -33,26 +33,44 @@ def no_subnet_left(group: str, az_id: str, remaining: Sequence[str]) -> str | No
     return None
 
 
-def shifted_from_other_az(resource: str, az_id: str, shifts: Sequence[ActiveShift]) -> str | None:
-    """One AZ per resource: a customer shift away from another AZ means someone is evacuating
-    that one; shifting this resource again would take two AZs out of service."""
-    for shift in shifts:
-        if shift.is_customer and shift.away_from != az_id:
-            return (
-                f"{resource} already has zonal shift {shift.shift_id} away from "
-                f"{shift.away_from} ({shift.comment!r}); refusing to shift it from {az_id} too"
-            )
+def shifts_in_the_way(resource: str, az_id: str, shifts: Sequence[ActiveShift]) -> list[str]:
+    """ARC applies one shift per resource and a customer shift outranks every other type, so a
+    shift of ours would make ARC stop applying any customer shift, AWS autoshift or FIS
+    experiment away from another AZ: traffic would flow back into an AZ someone took out
+    (https://docs.aws.amazon.com/r53recovery/latest/dg/arc-zonal-autoshift.how-it-works.precedence.html).
+    A practice run is not in the way: a customer shift interrupts it, as a real event should."""
+    return [
+        (
+            f"{resource} has {shift.describe()}; a customer shift away from {az_id} would make "
+            f"ARC stop applying it and send traffic back into {shift.away_from}"
+        )
+        for shift in shifts
+        if shift.away_from != az_id and not shift.is_practice
+    ]
+
+
+def autoshifts_elsewhere(az_id: str, autoshifts: Sequence[Autoshift]) -> str | None:
+    """AWS is autoshifting away from another AZ: load that left it is the likeliest cause of an
+    alarm here, and evacuating this AZ too would take two out (aws-semantics ARC-2, inferred)."""
+    others = sorted({a.away_from for a in autoshifts if a.away_from != az_id})
+    if others:
+        return (
+            f"AWS zonal autoshift in progress away from {', '.join(others)} (ListAutoshifts); "
+            f"{az_id} is probably carrying that load. Not evacuating a second AZ"
+        )
     return None
 
 
-def too_many_azs(az_id: str, held: Mapping[str, str], max_azs: int) -> str | None:
-    """At most `max_azs` AZs evacuated per workload at once."""
-    others = {az: evacuation for az, evacuation in held.items() if az != az_id}
-    if az_id not in held and len(others) >= max_azs:
-        listing = ", ".join(f"{az} ({evacuation})" for az, evacuation in sorted(others.items()))
+def too_many_azs(az_id: str, out: Mapping[str, str], max_azs: int) -> str | None:
+    """At most `max_azs` AZs out of service per workload at once, counting every lever: azevac's
+    evacuations and what others pulled (AZ ID -> evacuation id or the lever that shows it)."""
+    others = {az: why for az, why in out.items() if az != az_id}
+    if az_id not in out and len(others) >= max_azs:
+        listing = ", ".join(f"{az} ({why})" for az, why in sorted(others.items()))
         return (
-            f"{listing} already evacuated and safety.max_evacuated_azs is {max_azs}; "
-            f"recover it first, or raise the limit if losing {len(others) + 1} AZs is really safe"
+            f"{listing} already out of service and safety.max_evacuated_azs is {max_azs}; "
+            f"bring it back first, or raise the limit if losing {len(others) + 1} AZs is "
+            "really safe"
         )
     return None
 
@@ -92,15 +110,18 @@ def default_min_healthy(workload_azs: int) -> int:
 
 
 def too_few_healthy(
-    az_id: str, workload_azs: frozenset[str], held: Mapping[str, str], min_healthy: int
+    az_id: str, workload_azs: frozenset[str], out: Mapping[str, str], min_healthy: int
 ) -> str | None:
-    """Keep at least `min_healthy` AZs in service after this evacuation."""
-    out = set(held) | {az_id}
-    left = sorted(workload_azs - out)
+    """Keep at least `min_healthy` AZs in service after this evacuation, counting every AZ
+    already out by any lever (AZ ID -> what shows it)."""
+    left = sorted(workload_azs - set(out) - {az_id})
     if len(left) < min_healthy:
+        already = "".join(
+            f"; {az} is already out ({why})" for az, why in sorted(out.items()) if az != az_id
+        )
         return (
-            f"evacuating {az_id} would leave {len(left)} AZ(s) in service ({', '.join(left)}); "
-            f"safety.min_healthy_azs is {min_healthy}"
+            f"evacuating {az_id} would leave {len(left)} AZ(s) in service "
+            f"({', '.join(left) or 'none'}); safety.min_healthy_azs is {min_healthy}{already}"
         )
     return None
 

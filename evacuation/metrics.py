@@ -15,7 +15,7 @@ def record_result(metrics: Metrics, result: Result) -> None:
     if result.status is Status.REFUSED:
         metrics.add_metric(name="EvacuationsRefused", unit=MetricUnit.Count, value=1)
         return
-    evacuated = result.status in (Status.EVACUATED, Status.DEGRADED)
+    evacuated = result.status in (Status.EVACUATED, Status.PARTIAL, Status.DEGRADED)
     if evacuated:
         metrics.add_metric(name="EvacuationsRun", unit=MetricUnit.Count, value=1)
     failed = sum(1 for s in result.steps if s.outcome is Outcome.FAILED)

@@ -52,6 +52,9 @@ class Status(StrEnum):
     PLANNED = "PLANNED"
     IN_PROGRESS = "IN_PROGRESS"
     EVACUATED = "EVACUATED"
+    PARTIAL = "PARTIAL"
+    """Nothing failed, but not every lever is in effect yet: a shift ARC does not show applied,
+    a Route 53 change not INSYNC, or a step a guard skipped. Holds the AZ; reconciled."""
     DEGRADED = "DEGRADED"
     REFUSED = "REFUSED"
     RECOVERING = "RECOVERING"
@@ -60,7 +63,13 @@ class Status(StrEnum):
     @property
     def is_active(self) -> bool:
         """Active evacuations hold the AZ: they count against max_evacuated_azs."""
-        return self in (Status.IN_PROGRESS, Status.EVACUATED, Status.DEGRADED, Status.RECOVERING)
+        return self in (
+            Status.IN_PROGRESS,
+            Status.EVACUATED,
+            Status.PARTIAL,
+            Status.DEGRADED,
+            Status.RECOVERING,
+        )
 
 
 class Trigger(StrEnum):
@@ -104,6 +113,14 @@ class PlannedStep:
     intended: JsonValue
     needs_change: bool
     skip_reason: str | None = None
+    gap: bool = False
+    """A skip that leaves part of the AZ's traffic or capacity in place (a guard decided it): the
+    evacuation is PARTIAL, not EVACUATED. A resource not in the AZ at all is no gap."""
+    note: str | None = None
+    """What a human should know about this step that is not an error (kept as its reason)."""
+    settled: bool = True
+    """False when the resource is as intended in configuration but AWS does not show the effect
+    yet (a shift that ARC does not report applied): the step is verified, not assumed done."""
     error: str | None = None
     """The resource could not be observed: the step fails with this error, others go on."""
     ours: bool = False
@@ -133,6 +150,18 @@ class Plan:
     az_id: str
     steps: tuple[PlannedStep, ...]
     refusals: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """For a human at once, without refusing (an AWS autoshift away from another AZ on a resource
+    azevac already holds: ARC-3 says page, never cancel automatically)."""
+    out_of_service: Mapping[str, str] = field(default_factory=dict)
+    """Other AZs already out of service by a lever azevac did not pull in this plan (another
+    party's shift, a weight already 0): AZ ID -> what shows it. They count against
+    max_evacuated_azs and min_healthy_azs like azevac's own evacuations."""
+
+    @property
+    def partial(self) -> bool:
+        """Some step was skipped by a guard: the AZ cannot be fully evacuated this time."""
+        return any(step.gap for step in self.steps)
 
     def in_phase(self, phase: Phase) -> tuple[PlannedStep, ...]:
         return tuple(s for s in self.steps if s.phase is phase)

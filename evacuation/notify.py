@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 import structlog
 
@@ -20,6 +21,8 @@ NEXT_STEP = {
     "azevac recover --az {az}",
     Status.DEGRADED: "Some steps failed; the reconciler retries every 5 minutes. "
     "Check: azevac status",
+    Status.PARTIAL: "Not every lever is in effect yet (pending or skipped by a guard: see the "
+    "steps); the reconciler keeps working on it. Check: azevac status",
     Status.REFUSED: "Nothing was changed. Read the reason; evacuate by hand only if it is wrong.",
     Status.RECOVERED: "The AZ is back in service.",
     Status.RECOVERING: "Recover is incomplete; re-run: azevac recover --az {az}",
@@ -58,16 +61,24 @@ class Notifier:
         self._topic_arn = topic_arn
 
     def send(self, result: Result, event: str) -> None:
+        subject, message = compose(result, event)
+        self._publish(subject, message, evacuation_id=result.evacuation_id, az_id=result.az_id)
+
+    def alert(self, workload: str, alerts: Sequence[str]) -> None:
+        """Page about what the reconciler found and could not fix alone (one message)."""
+        if not alerts:
+            return
+        subject = f"azevac {workload}: {len(alerts)} problem(s) need a human"
+        message = "\n".join([f"Workload {workload}:", *(f"- {a}" for a in alerts)])
+        self._publish(subject, message, evacuation_id=None, az_id=None)
+
+    def _publish(
+        self, subject: str, message: str, *, evacuation_id: str | None, az_id: str | None
+    ) -> None:
         if not self._topic_arn:
             return
-        subject, message = compose(result, event)
         call = Caller(RetryPolicy(Deadline.within(10), max_attempts=3))
         try:
             SnsGateway(self._clients, call).publish(self._topic_arn, subject, message)
         except EvacuationError as exc:
-            log.error(
-                "notify.failed",
-                evacuation_id=result.evacuation_id,
-                az_id=result.az_id,
-                error=str(exc),
-            )
+            log.error("notify.failed", evacuation_id=evacuation_id, az_id=az_id, error=str(exc))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from evacuation import guards
 from evacuation.aws.autoscaling import Group
-from evacuation.aws.zonal_shift import ManagedResource
+from evacuation.aws.zonal_shift import AUTOSHIFT, FIS_EXPERIMENT, ActiveShift, ManagedResource
 from evacuation.config import Config, RecordSetConfig
 from evacuation.errors import EvacuationError
 from evacuation.model import Plan, PlannedStep, StepKey, StepKind, StepRecord
@@ -30,24 +31,39 @@ def build_plan(
     touched = touched or {}
     steps: list[PlannedStep] = []
     refusals: list[str] = []
+    warnings: list[str] = []
+    out_of_service: dict[str, str] = {}
     if config.zonal_shift:
         for arn in config.zonal_shift.resources:
-            step, refusal = _zonal_shift_step(arn, observation.resources[arn], az_id, evacuation_id)
-            steps.append(step)
-            refusals.extend([refusal] if refusal else [])
+            observed = observation.resources[arn]
+            recorded = touched.get(StepKey(StepKind.ZONAL_SHIFT, arn))
+            decision = _zonal_shift_step(arn, observed, az_id, evacuation_id, recorded)
+            steps.append(decision.step)
+            refusals.extend(decision.refusals)
+            warnings.extend(decision.warnings)
+            if isinstance(observed, ManagedResource):
+                for shift in observed.shifts:
+                    if shift.away_from != az_id and not shift.is_practice:
+                        out_of_service.setdefault(shift.away_from, f"{arn} has {shift.describe()}")
     for record_set in config.route53:
         key = record_set_key(record_set)
-        step, refusal = _route53_step(record_set, observation.record_sets[key], az_id)
+        records = observation.record_sets[key]
+        step, refusal = _route53_step(record_set, records, az_id)
         steps.append(step)
         refusals.extend([refusal] if refusal else [])
+        for other_az, why in _weights_at_zero(record_set, records, az_id).items():
+            out_of_service.setdefault(other_az, why)
     if config.autoscaling:
         for name in config.autoscaling.groups:
-            group_steps, refusal = _group_steps(
-                name, observation.groups[name], observation, az_id, config, touched=touched
-            )
-            steps.extend(group_steps)
-            refusals.extend([refusal] if refusal else [])
-    return Plan(config.workload, az_id, tuple(steps), tuple(refusals))
+            steps.extend(_group_steps(name, observation, az_id, config, touched))
+    return Plan(
+        config.workload,
+        az_id,
+        tuple(steps),
+        tuple(refusals),
+        tuple(warnings),
+        out_of_service,
+    )
 
 
 def shift_comment(evacuation_id: str, reason: str) -> str:
@@ -64,28 +80,105 @@ ZONAL_SHIFTS = "zonal-shifts"
 one listing (each resource still succeeds or fails on its own)."""
 
 
+@dataclass(frozen=True)
+class _ShiftDecision:
+    step: PlannedStep
+    refusals: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
 def _zonal_shift_step(
-    arn: str, observed: ManagedResource | EvacuationError, az_id: str, evacuation_id: str | None
-) -> tuple[PlannedStep, str | None]:
+    arn: str,
+    observed: ManagedResource | EvacuationError,
+    az_id: str,
+    evacuation_id: str | None,
+    recorded: StepRecord | None,
+) -> _ShiftDecision:
+    """ARC-2's decision table, for one resource: what every shift already on it means for a
+    customer shift away from `az_id` (aws-semantics.md §1.1)."""
     key = StepKey(StepKind.ZONAL_SHIFT, arn)
     group = ZONAL_SHIFTS
     if isinstance(observed, EvacuationError):
-        return _failed(key, observed, group=group), None
+        return _ShiftDecision(_failed(key, observed, group=group))
     current = {
         "weight": observed.applied_weights.get(az_id),
         "shifts": [
-            {"id": s.shift_id, "away_from": s.away_from, "type": s.shift_type, "comment": s.comment}
+            {
+                "id": s.shift_id,
+                "away_from": s.away_from,
+                "type": s.shift_type,
+                "applied": s.applied,
+                "comment": s.comment,
+            }
             for s in observed.shifts
         ],
     }
-    intended = {"away_from": az_id}
+    intended: dict[str, Any] = {"away_from": az_id}
     if az_id not in observed.az_ids:
         reason = f"not deployed in {az_id} (it serves {', '.join(sorted(observed.az_ids))})"
-        return PlannedStep(key, current, None, False, skip_reason=reason, group=group), None
-    refusal = guards.shifted_from_other_az(arn, az_id, observed.shifts)
-    mine = [s for s in observed.shifts if s.is_customer and s.away_from == az_id]
-    ours = evacuation_id is not None and any(evacuation_id in s.comment for s in mine)
-    return PlannedStep(key, current, intended, not mine, ours=ours, group=group), refusal
+        step = PlannedStep(key, current, None, False, skip_reason=reason, group=group)
+        return _ShiftDecision(step)
+    recorded_id = _recorded_shift_id(recorded)
+    customer_here = [s for s in observed.shifts if s.is_customer and s.away_from == az_id]
+    ours = [
+        s
+        for s in customer_here
+        if s.shift_id == recorded_id or (evacuation_id is not None and evacuation_id in s.comment)
+    ]
+    needs_change = not customer_here
+    if ours:
+        intended = {"away_from": az_id, "shift_id": ours[0].shift_id, "ours": True}
+    in_the_way = guards.shifts_in_the_way(arn, az_id, observed.shifts)
+    # A start would make ARC stop applying someone else's shift away from another AZ: refuse,
+    # whatever max_evacuated_azs says. Holding the AZ already (no start), ARC-3 says page a
+    # human and cancel nothing: either choice can send traffic into an impaired AZ.
+    refusals = tuple(in_the_way) if needs_change else ()
+    warnings = () if needs_change else tuple(f"{w}; not cancelled: page" for w in in_the_way)
+    notes = [_shift_note(s, az_id) for s in observed.shifts if _shift_note(s, az_id)]
+    if recorded_id and needs_change:
+        notes.append(
+            f"azevac's shift {recorded_id} is no longer active (expired, or cancelled by someone "
+            "else): started again"
+        )
+    if customer_here and not ours:
+        notes.append(
+            f"pre-existing {customer_here[0].describe()} (not azevac's): traffic is already "
+            "away; azevac never extends or cancels it"
+        )
+    step = PlannedStep(
+        key,
+        current,
+        intended,
+        needs_change,
+        ours=bool(ours),
+        group=group,
+        note="; ".join(n for n in notes if n) or None,
+        settled=needs_change or observed.applied_weights.get(az_id) == 0,
+    )
+    return _ShiftDecision(step, refusals, warnings)
+
+
+def _recorded_shift_id(record: StepRecord | None) -> str | None:
+    after = record.after if record is not None else None
+    return str(after["shift_id"]) if isinstance(after, dict) and after.get("shift_id") else None
+
+
+def _shift_note(shift: ActiveShift, az_id: str) -> str | None:
+    """What starting a customer shift does to a lower-precedence shift (ARC-2, ARC-5, ARC-6)."""
+    if shift.is_practice:
+        where = "the same AZ" if shift.away_from == az_id else f"{shift.away_from}, which gets "
+        where += "" if shift.away_from == az_id else "its traffic back"
+        return f"ARC interrupts {shift.describe()} (outcome INTERRUPTED): {where}"
+    if shift.away_from != az_id:
+        return None
+    if shift.shift_type == AUTOSHIFT:
+        return (
+            f"{shift.describe()} in progress: azevac's customer shift keeps {az_id} away after "
+            "AWS ends it; recover cancels only azevac's shift"
+        )
+    if shift.shift_type == FIS_EXPERIMENT:
+        return f"ARC cancels {shift.describe()}: a game day of this AZ, replaced by azevac's shift"
+    return None
 
 
 def _route53_step(
@@ -116,60 +209,55 @@ def _route53_step(
 
 def _group_steps(
     name: str,
-    observed: Group | EvacuationError,
     observation: Observation,
     az_id: str,
     config: Config,
-    *,
     touched: Mapping[StepKey, StepRecord],
-) -> tuple[list[PlannedStep], str | None]:
+) -> list[PlannedStep]:
+    """A group's control-plane steps. Whatever happens here is this group's alone: a group that
+    cannot be read, resolved or safely changed gets failed or skipped steps, and the data plane
+    and the other groups go on (aws-semantics ASG-9; background.md: data plane first)."""
     assert config.autoscaling is not None
+    observed = observation.groups[name]
     processes_key = StepKey(StepKind.ASG_PROCESSES, name)
     subnets_key = StepKey(StepKind.ASG_SUBNETS, name)
+    capacity_key = StepKey(StepKind.ASG_CAPACITY, name)
     group = f"asg:{name}"
+    keys = [processes_key, subnets_key]
+
+    def fail_all(error: EvacuationError) -> list[PlannedStep]:
+        return [_failed(k, error, group) for k in keys]
+
     if isinstance(observed, EvacuationError):
-        error = EvacuationError(f"Auto Scaling group {name}: {observed}")
-        return [_failed(processes_key, error, group), _failed(subnets_key, error, group)], None
+        return fail_all(EvacuationError(f"Auto Scaling group {name}: {observed}"))
+    if name in observation.subnet_errors:
+        error = observation.subnet_errors[name]
+        return fail_all(EvacuationError(f"Auto Scaling group {name}: subnets: {error}"))
     unknown = [s for s in observed.subnets if s not in observation.subnet_az]
     if unknown:
-        error = EvacuationError(f"Auto Scaling group {name}: subnets not found: {unknown}")
-        return [_failed(processes_key, error, group), _failed(subnets_key, error, group)], None
+        return fail_all(EvacuationError(f"Auto Scaling group {name}: subnets not found: {unknown}"))
     in_az = [s for s in observed.subnets if observation.subnet_az[s] == az_id]
     remaining = [s for s in observed.subnets if s not in in_az]
     suspended = sorted(observed.suspended)
     wanted = sorted(observed.suspended | set(config.autoscaling.suspend_processes))
-    if not in_az and subnets_key not in touched:
-        reason = f"the group has no subnet in {az_id}"
-        return [
-            PlannedStep(processes_key, suspended, None, False, skip_reason=reason, group=group),
-            PlannedStep(subnets_key, list(observed.subnets), None, False, reason, group=group),
-        ], None
-    zones = {observation.subnet_az[s] for s in observed.subnets}
-    sizing = guards.capacity(
-        name,
-        desired=observed.desired,
-        max_size=observed.max_size,
-        azs_before=len(zones),
-        azs_in_impaired=1,
-        prescale=config.safety.prescale,
-    )
-    capacity_key = StepKey(StepKind.ASG_CAPACITY, name)
     resumed = subnets_key in touched or capacity_key in touched
-    # A resumed group was sized when its evacuation started; sizing it again from the group as
-    # we left it would count our own changes twice.
-    refusal = None if resumed else guards.no_subnet_left(name, az_id, remaining) or sizing.refusal
+
+    def skip_all(reason: str, *, gap: bool) -> list[PlannedStep]:
+        return [
+            PlannedStep(processes_key, suspended, None, False, reason, gap=gap, group=group),
+            PlannedStep(subnets_key, list(observed.subnets), None, False, reason, gap, group=group),
+        ]
+
+    if not in_az and not resumed:
+        return skip_all(f"the group has no subnet in {az_id}", gap=False)
+    # A resumed group was sized and checked when its evacuation started; checking it again
+    # against the group as we left it would count our own changes twice.
+    no_subnet_left = None if resumed else guards.no_subnet_left(name, az_id, remaining)
+    if no_subnet_left:
+        return skip_all(no_subnet_left, gap=True)
     steps = []
     if config.safety.prescale:
-        target = observed.desired
-        if capacity_key in touched and isinstance(touched[capacity_key].after, int):
-            target = touched[capacity_key].after  # the intent recorded before we acted
-        elif sizing.desired is not None and capacity_key not in touched:
-            target = sizing.desired
-        steps.append(
-            PlannedStep(
-                capacity_key, observed.desired, target, target > observed.desired, group=group
-            )
-        )
+        steps.append(_capacity_step(capacity_key, observed, observation, touched, group))
     # Suspend first: removing a subnet while AZRebalance runs starts a rebalancing activity that
     # terminates instances in the impaired AZ (control-plane churn during the event) while the
     # zonal shift already keeps traffic off them.
@@ -177,4 +265,51 @@ def _group_steps(
         PlannedStep(processes_key, suspended, wanted, suspended != wanted, group=group),
         PlannedStep(subnets_key, list(observed.subnets), remaining, bool(in_az), group=group),
     ]
-    return steps, refusal
+    return steps
+
+
+def _capacity_step(
+    key: StepKey,
+    observed: Group,
+    observation: Observation,
+    touched: Mapping[StepKey, StepRecord],
+    group: str,
+) -> PlannedStep:
+    """Prescale: desired + the AZ's share. Over MaxSize, this group's prescale is skipped with
+    the shortfall (the evacuation is PARTIAL); its subnets still come out, and the data plane
+    never waits on it."""
+    if key in touched and isinstance(touched[key].after, int):
+        target = touched[key].after  # the intent recorded before we acted
+        return PlannedStep(key, observed.desired, target, target > observed.desired, group=group)
+    zones = {observation.subnet_az[s] for s in observed.subnets}
+    sizing = guards.capacity(
+        observed.name,
+        desired=observed.desired,
+        max_size=observed.max_size,
+        azs_before=len(zones),
+        azs_in_impaired=1,
+        prescale=True,
+    )
+    if sizing.refusal is not None:
+        return PlannedStep(
+            key, observed.desired, None, False, sizing.refusal, gap=True, group=group
+        )
+    target = sizing.desired if sizing.desired is not None else observed.desired
+    return PlannedStep(key, observed.desired, target, target > observed.desired, group=group)
+
+
+def _weights_at_zero(
+    record_set: RecordSetConfig,
+    observed: Sequence[Mapping[str, Any]] | EvacuationError,
+    az_id: str,
+) -> dict[str, str]:
+    """Other AZs whose configured record is already at weight 0: out of service by a lever that
+    is not this plan's (a human, another tool, an earlier run)."""
+    if isinstance(observed, EvacuationError):
+        return {}
+    weights = {str(r.get("SetIdentifier")): r.get("Weight") for r in observed if "Weight" in r}
+    return {
+        other: f"{record_set.name} {record_set.type} record {sid} is at weight 0"
+        for other, sid in record_set.set_identifiers.items()
+        if other != az_id and weights.get(sid) == 0
+    }

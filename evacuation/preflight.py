@@ -16,6 +16,7 @@ import structlog
 
 from evacuation import guards
 from evacuation.aws.cloudwatch import CloudWatchGateway
+from evacuation.aws.zonal_shift import Autoshift
 from evacuation.config import Config
 from evacuation.errors import EvacuationError
 from evacuation.model import Evacuation, Status, Trigger
@@ -77,18 +78,31 @@ def preflight(
     trigger: Trigger,
     force: bool,
     workload_azs: frozenset[str],
-    held: Mapping[str, str],
+    out: Mapping[str, str],
     reads: GuardReads,
     now: datetime,
+    autoshifts: Sequence[Autoshift] | EvacuationError = (),
     stop_alarms: Sequence[str] = (),
 ) -> Verdict:
-    """The refusals (and notes) for starting an evacuation of `az_id` now."""
+    """The refusals (and notes) for starting an evacuation of `az_id` now.
+
+    `out`: every other AZ already out of service, by azevac or by any other lever.
+    `autoshifts`: AWS's autoshifts in progress in the region (or why they could not be read).
+    """
     safety = config.safety
     history = reads.history
     refusals: list[str] = []
     notes: list[str] = []
     min_healthy = safety.min_healthy_azs or guards.default_min_healthy(len(workload_azs))
-    refusals += _some(guards.too_few_healthy(az_id, workload_azs, held, min_healthy))
+    refusals += _some(guards.too_few_healthy(az_id, workload_azs, out, min_healthy))
+    if isinstance(autoshifts, EvacuationError):
+        unreadable = f"cannot read ARC autoshifts ({autoshifts}) to rule out one elsewhere"
+        if trigger in AUTOMATIC:
+            refusals.append(f"{unreadable}; not acting alone")
+        else:
+            notes.append(f"{unreadable}; manual run goes ahead")
+    else:
+        refusals += _some(guards.autoshifts_elsewhere(az_id, autoshifts))
     last_recovered = max(
         (e.recovered_at for e in history if e.az_id == az_id and e.recovered_at), default=None
     )

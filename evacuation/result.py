@@ -21,6 +21,8 @@ class Result:
     data_plane_seconds: float | None = None
     total_seconds: float | None = None
     refusals: tuple[str, ...] = field(default=())
+    preempted: tuple[Result, ...] = field(default=())
+    """Practice runs this run ended first (recovered), because a real evacuation outranks them."""
 
     @property
     def failed(self) -> bool:
@@ -40,6 +42,7 @@ class Result:
             "data_plane_seconds": self.data_plane_seconds,
             "total_seconds": self.total_seconds,
             "steps": [step_dict(s) for s in self.steps],
+            **({"preempted": [r.to_dict() for r in self.preempted]} if self.preempted else {}),
         }
 
 

@@ -67,6 +67,8 @@ def on_alarm(
         metrics.add_metric(name="AlarmsIgnored", unit=MetricUnit.Count, value=1)
         return {**ignored, "reason": str(exc)}
     metrics.add_metric(name="EvacuationsTriggered", unit=MetricUnit.Count, value=1)
+    for practice in result.preempted:
+        _announce(notifier, metrics, practice, "practice ended by a real alarm")
     _announce(notifier, metrics, result, "evacuation")
     return bounded({**result.to_dict(), "alarm": signal.alarm_name})
 
@@ -103,8 +105,13 @@ def on_reconcile(
     metrics.add_metric(
         name="ShiftsExtended", unit=MetricUnit.Count, value=len(report.extended_shifts)
     )
+    metrics.add_metric(
+        name="ShiftsRestarted", unit=MetricUnit.Count, value=len(report.restarted_shifts)
+    )
+    metrics.add_metric(name="ReconcileAlerts", unit=MetricUnit.Count, value=len(report.alerts))
     for result in report.results:
         record_result(metrics, result)
-        if result.failed:
-            notifier.send(result, "reconcile found failures:")
+        if result.failed or result.status is Status.PARTIAL:
+            notifier.send(result, "reconcile found failures:" if result.failed else "reconcile:")
+    notifier.alert(controller.config.workload, report.alerts)
     return report.to_dict()

@@ -11,7 +11,7 @@ import pytest
 
 from evacuation.emulator.world import CallRecorder, World, snapshot
 from evacuation.emulator.zonal_shift import ManualClock
-from evacuation.model import Status, StepKind, Trigger
+from evacuation.model import Outcome, Status, StepKind, Trigger
 from tests.conftest import ControllerFactory
 
 AZ = "use1-az1"
@@ -119,15 +119,28 @@ def test_min_healthy_azs(
     _refused_and_untouched(result, world, original, recorder, "safety.min_healthy_azs is 3")
 
 
-def test_capacity_refuses_when_max_size_cannot_hold_the_load(
-    world: World, make_controller: ControllerFactory, session: boto3.Session, recorder: CallRecorder
+def test_max_size_matters_only_when_prescaling(
+    world: World, make_controller: ControllerFactory, session: boto3.Session
 ) -> None:
+    # Given a group at MaxSize (desired 3, max 3)
     session.client("autoscaling").update_auto_scaling_group(
         AutoScalingGroupName="checkout-web", MaxSize=3
     )
-    original = _baseline(world, recorder)
-    result = make_controller().evacuate(AZ, reason="manual")
-    _refused_and_untouched(result, world, original, recorder, "above MaxSize 3")
+    # Without prescale nothing is raised, so MaxSize cannot refuse (ASG-5): evacuated
+    assert make_controller().evacuate(AZ, reason="manual").status is Status.EVACUATED
+    make_controller().recover(AZ, reason="back")
+    # With prescale the capacity step alone is skipped with the shortfall: PARTIAL
+    result = make_controller(_with_safety(world, prescale=True, cooldown_minutes=0)).evacuate(
+        AZ, reason="manual"
+    )
+    assert result.status is Status.PARTIAL, result.to_dict()
+    capacity = next(
+        s
+        for s in result.steps
+        if s.key.kind is StepKind.ASG_CAPACITY and s.key.resource == "checkout-web"
+    )
+    assert capacity.outcome is Outcome.SKIPPED and "above MaxSize 3" in (capacity.reason or "")
+    assert snapshot(world)["weights"]["checkout-use1-az1"] == 0
 
 
 def test_prescale_raises_desired_and_recover_puts_it_back(

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from evacuation import guards
-from evacuation.aws.zonal_shift import ActiveShift
+from evacuation.aws.zonal_shift import ActiveShift, Autoshift
 
 az_ids = st.sampled_from(["use1-az1", "use1-az2", "use1-az3", "use1-az4", "use1-az5", "use1-az6"])
 weights = st.dictionaries(st.text(min_size=1, max_size=8), st.integers(0, 255), max_size=8)
@@ -39,12 +39,23 @@ shifts = st.builds(
 
 
 @given(st.lists(shifts, max_size=4), az_ids)
-def test_refused_exactly_when_a_customer_shift_is_away_from_another_az(
+def test_every_shift_but_a_practice_run_away_from_another_az_is_in_the_way(
     active: list[ActiveShift], az: str
 ) -> None:
-    refusal = guards.shifted_from_other_az("arn", az, active)
-    expected = any(s.shift_type == "ZONAL_SHIFT" and s.away_from != az for s in active)
-    assert (refusal is not None) == expected
+    # ARC-2: a customer shift of ours would un-apply a customer, autoshift or FIS shift away
+    # from another AZ; a practice run is interrupted, which a real event should do.
+    refusals = guards.shifts_in_the_way("arn", az, active)
+    expected = [s for s in active if s.shift_type != "PRACTICE_RUN" and s.away_from != az]
+    assert len(refusals) == len(expected)
+    for refusal, shift in zip(refusals, expected, strict=True):
+        assert shift.away_from in refusal and "arn" in refusal
+
+
+@given(st.lists(az_ids, max_size=4), az_ids)
+def test_an_autoshift_away_from_any_other_az_refuses(away: list[str], az: str) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    refusal = guards.autoshifts_elsewhere(az, [Autoshift(a, start) for a in away])
+    assert (refusal is not None) == any(a != az for a in away)
 
 
 @given(
