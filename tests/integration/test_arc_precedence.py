@@ -15,6 +15,7 @@ from evacuation.emulator.world import CallRecorder, World, snapshot
 from evacuation.emulator.zonal_shift import ManualClock
 from evacuation.model import Outcome, Status, StepKind, Trigger
 from tests.conftest import ControllerFactory
+from tests.support.faults import Fault, FaultInjector
 
 AZ = "use1-az1"
 OTHER = "use1-az2"
@@ -213,3 +214,45 @@ def test_a_shift_arc_does_not_show_applied_is_partial_not_evacuated(
     # When ARC applies it and the reconciler runs, the evacuation becomes EVACUATED
     report = make_controller(config).reconcile()
     assert [r.status for r in report.results] == [Status.EVACUATED], report.to_dict()
+
+
+def test_a_lost_start_response_adopts_our_own_shift(
+    world: World, make_controller: ControllerFactory, faults: FaultInjector
+) -> None:
+    # Given ARC starts the shift but its response is lost (StartZonalShift has no client token)
+    faults.add("arc-zonal-shift", "StartZonalShift", Fault.LOST_RESPONSE, 1)
+
+    result = make_controller().evacuate(AZ, reason="alarm")
+
+    # Then the retry's ZonalShiftAlreadyExists names our shift: adopted as ours, not doubled
+    assert result.status is Status.EVACUATED, result.to_dict()
+    [shift] = world.fake.shifts(world.load_balancer_arn, status="ACTIVE")
+    step = next(s for s in result.steps if s.key.kind is StepKind.ZONAL_SHIFT)
+    assert step.after == {"shift_id": shift["zonalShiftId"], "ours": True}
+    make_controller().recover(AZ, reason="healthy")
+    assert world.fake.shifts(status="ACTIVE") == []
+
+
+def test_simultaneous_shift_conflicts_are_retried_after_a_re_read(
+    world: World, make_controller: ControllerFactory
+) -> None:
+    world.fake.inject_conflict(reason="SimultaneousZonalShiftsConflict", times=2)
+
+    result = make_controller().evacuate(AZ, reason="alarm")
+
+    assert result.status is Status.EVACUATED, result.to_dict()
+    assert len(world.fake.shifts(world.load_balancer_arn, status="ACTIVE")) == 1
+
+
+def test_a_conflict_with_no_shift_to_adopt_fails_the_step_and_says_why(
+    world: World, make_controller: ControllerFactory
+) -> None:
+    # Given ARC answers ZonalShiftAlreadyExists without an id, and no shift ever shows up
+    world.fake.inject_conflict(reason="ZonalShiftAlreadyExists", times=1)
+
+    result = make_controller().evacuate(AZ, reason="alarm")
+
+    assert result.status is Status.DEGRADED, result.to_dict()
+    step = next(s for s in result.steps if s.key.kind is StepKind.ZONAL_SHIFT)
+    assert step.outcome is Outcome.FAILED and "ZonalShiftAlreadyExists" in (step.error or "")
+    assert world.fake.shifts(status="ACTIVE") == []

@@ -42,6 +42,8 @@ def main() -> int:
     with lab() as built:
         seeds = [rng.randrange(2**32) for _ in range(args.schedules)]
         run("convergence", lambda: campaigns.convergence(built, seeds))
+        precedence_seeds = [rng.randrange(2**32) for _ in range(args.schedules // 2)]
+        run("precedence", lambda: campaigns.precedence(built, precedence_seeds))
         run("crash points", lambda: campaigns.crash_points(built))
         run("crash points (prescale)", lambda: campaigns.crash_points(
             built, safety={"prescale": True}))  # fmt: skip

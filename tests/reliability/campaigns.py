@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from evacuation import runtime
 from evacuation.emulator.table import create_state_table
 from evacuation.errors import ConfigurationError, InvalidRequestError, StateCorruptError
-from evacuation.model import Outcome, Status
+from evacuation.model import Outcome, Status, Trigger
 from evacuation.runtime import Runtime
 from evacuation.settings import Settings
 from evacuation.state import InMemoryStateStore, StateStore
@@ -352,6 +353,154 @@ def concurrency(lab: Lab, rounds: int = 1, threads: int = 20) -> Tally:
                 if lab.state() != lab.original:
                     problems.append(f"{label}: recover did not restore the original state")
                 tally.count(ok and not problems, problems)
+    return tally
+
+
+# -- 5b. ARC precedence: AWS's own shifts and azevac's practice runs ----------------------------
+
+OTHER_AZ = "use1-az2"
+ARC_READS = ("GetManagedResource", "ListManagedResources", "ListAutoshifts")
+
+
+class Timeline:
+    """Runs `event` just before the k-th AWS call of a run, and watches what azevac sends after:
+    whether a StartZonalShift went out once an ARC read could already have shown an autoshift
+    away from another AZ (un-applying AWS's shift), and how many AZs azevac's own levers held out
+    at each mutation."""
+
+    def __init__(self, lab: Lab, at: int, event: Callable[[], None] | None) -> None:
+        self.lab, self.at, self.event = lab, at, event
+        self.calls = 0
+        # with no event, whatever was seeded before the run is visible from its first read
+        self.fired_at: int | None = None if event is not None else 0
+        self.seen_after_fire = False
+        self.violations: list[str] = []
+        self.max_out = 0
+
+    def __enter__(self) -> Timeline:
+        self.lab.session.events.register("before-call.*.*", self._before, unique_id="timeline")
+        self.lab.session.events.register("after-call.*.*", self._after, unique_id="timeline-a")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.lab.session.events.unregister("before-call.*.*", unique_id="timeline")
+        self.lab.session.events.unregister("after-call.*.*", unique_id="timeline-a")
+
+    def _before(self, model: Any, params: Any = None, **_: Any) -> None:
+        self.calls += 1
+        if self.event is not None and self.fired_at is None and self.calls >= self.at:
+            self.event()
+            self.fired_at = self.calls
+        service, operation = model.service_model.service_name, model.name
+        if service != "arc-zonal-shift":
+            return
+        if operation == "StartZonalShift" and self.seen_after_fire and self._autoshift_elsewhere():
+            self.violations.append(
+                f"StartZonalShift sent after a read showed AWS autoshifting away from {OTHER_AZ}"
+            )
+
+    def _after(self, model: Any, **_: Any) -> None:
+        service, operation = model.service_model.service_name, model.name
+        if service == "arc-zonal-shift" and operation in ARC_READS and self.fired_at is not None:
+            self.seen_after_fire = True
+        if not operation.startswith(READS) and service not in OWN_STATE:
+            self.max_out = max(self.max_out, len(azevac_out(self.lab)))
+
+    def _autoshift_elsewhere(self) -> bool:
+        return any(
+            a["status"] == "ACTIVE" and a["awayFrom"] != AZ for a in self.lab.fake.autoshifts()
+        )
+
+
+READS = ("Describe", "List", "Get")
+
+
+def azevac_out(lab: Lab) -> set[str]:
+    """AZs out of service by a customer shift or a zero weight: the levers azevac pulls."""
+    out = {
+        s["awayFrom"] for s in lab.fake.shifts(status="ACTIVE") if s["shiftType"] == "ZONAL_SHIFT"
+    }
+    weights = lab.state()["weights"]
+    out |= {az for az, sid in lab.world.set_identifiers.items() if weights.get(sid) == 0}
+    return out
+
+
+def precedence_invariants(lab: Lab) -> list[str]:
+    """The end state: the general invariants, and at most one AZ out by azevac's levers (the
+    Timeline checks the same at every mutation, and the un-applied autoshift rule)."""
+    broken = invariants(lab)
+    if len(azevac_out(lab)) > 1:
+        broken.append(f"azevac holds {sorted(azevac_out(lab))} out: more than 1 AZ")
+    return broken
+
+
+def _end_aws_shifts(lab: Lab) -> None:
+    arn = lab.world.load_balancer_arn
+    lab.fake.end_autoshift(arn)
+    for shift in lab.fake.shifts(arn, status="ACTIVE"):
+        if shift["shiftType"] != "ZONAL_SHIFT":
+            lab.fake.cancel_shift(shift["zonalShiftId"])
+
+
+def precedence_case(lab: Lab, seed: int, tally: Tally) -> None:
+    """One seeded schedule: an AWS autoshift (away from the alarmed AZ or another) that starts
+    before or during the run, or ends during it; or azevac practising the other AZ when the real
+    alarm arrives. The bar: never un-apply an AWS autoshift azevac could have seen, never more
+    AZs out by azevac's levers than allowed, and exactly the original state after recovery."""
+    rng = random.Random(seed)
+    lab.reset()
+    store = InMemoryStateStore()
+    arn = lab.world.load_balancer_arn
+    kind = rng.choice(["before-elsewhere", "during-elsewhere", "same-az-ends", "practice"])
+    at = rng.randint(1, 40)
+    label = f"seed {seed} {kind} at call {at}"
+    problems: list[str] = []
+    event: Callable[[], None] | None = None
+    if kind == "before-elsewhere":
+        lab.fake.start_autoshift(arn, OTHER_AZ)
+    elif kind == "during-elsewhere":
+        event = partial(lab.fake.start_autoshift, arn, OTHER_AZ)
+    elif kind == "same-az-ends":
+        lab.fake.start_autoshift(arn, AZ)
+        event = partial(lab.fake.end_autoshift, arn)
+    else:
+        practice = lab.controller(store).practice(OTHER_AZ, minutes=30)
+        if practice.status is not Status.EVACUATED:
+            problems.append(f"{label}: practice ended {practice.status.value}")
+    lab.recorder.reset()
+    with Timeline(lab, at, event) as timeline:
+        result = lab.controller(store).evacuate(AZ, reason=label, trigger=Trigger.ALARM)
+    if event is not None and timeline.fired_at is None:
+        event()  # the run made fewer calls: the event comes after it
+    problems += [f"{label}: {v}" for v in timeline.violations]
+    if timeline.max_out > 1:
+        problems.append(f"{label}: azevac held {timeline.max_out} AZs out at once")
+    problems += [f"{label}: {p}" for p in precedence_invariants(lab)]
+    if kind == "before-elsewhere":
+        ok = result.status is Status.REFUSED and not workload_mutations(lab)
+    elif kind == "during-elsewhere":
+        seen_first = result.status is Status.REFUSED and not workload_mutations(lab)
+        ok = seen_first or result.status is Status.EVACUATED
+        if result.status is Status.EVACUATED:
+            report = lab.controller(store).reconcile()
+            ok = ok and any("autoshifting away" in a for a in report.alerts)
+    elif kind == "same-az-ends":
+        ok = result.status is Status.EVACUATED
+    else:
+        ok = result.status is Status.EVACUATED and [p.status for p in result.preempted] == [
+            Status.RECOVERED
+        ]
+    if not ok:
+        problems.append(f"{label}: ended {result.status.value} ({result.reason})")
+    _end_aws_shifts(lab)
+    problems += _recover_and_check(lab, store, label)
+    tally.count(ok and not problems, problems)
+
+
+def precedence(lab: Lab, seeds: Iterable[int]) -> Tally:
+    tally = Tally("ARC precedence (autoshifts, practice vs real alarm)")
+    for seed in seeds:
+        precedence_case(lab, seed, tally)
     return tally
 
 
