@@ -5,6 +5,7 @@ and one failing resource never stops the others."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,7 +44,7 @@ class Executor:
         clock: Callable[[], datetime],
         on_step: StepListener | None = None,
     ) -> None:
-        self._ctx = ctx
+        self._ctx = dataclasses.replace(ctx, clock=clock)
         self._store = store
         self._clock = clock
         self._on_step = on_step
@@ -154,7 +155,7 @@ class Executor:
             }[verdict.verdict]
             results[step.key] = started[step.key].evolve(
                 outcome=outcome,
-                after=after,
+                after=verdict.after if verdict.after is not None else after,
                 error=verdict.detail if outcome is Outcome.FAILED else None,
                 reason=verdict.detail or None,
                 finished_at=self._clock(),
