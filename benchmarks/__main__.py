@@ -31,6 +31,7 @@ from rich.table import Table
 from benchmarks.fleets import FLEETS, FleetSpec, build_fleet
 from benchmarks.lower_bound import lower_bound
 from evacuation.config import DEFAULT_RATE_LIMITS
+from evacuation.emulator.route53_strict import strict_everywhere
 from evacuation.emulator.table import create_state_table
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -196,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(FAKE_ENV)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request log
     console = Console(width=max(Console().width, 160))
+    # Route 53 batches as strict as the real API (a stale DELETE fails), as in the tests.
+    strict_everywhere()
     server = ThreadedMotoServer(port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -5,6 +5,7 @@ and one failing resource never stops the others."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import itertools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -43,7 +44,7 @@ class Executor:
         clock: Callable[[], datetime],
         on_step: StepListener | None = None,
     ) -> None:
-        self._ctx = ctx
+        self._ctx = dataclasses.replace(ctx, clock=clock)
         self._store = store
         self._clock = clock
         self._on_step = on_step
@@ -187,7 +188,7 @@ class Executor:
         reason = "; ".join(r for r in (verified.detail, note or record.reason) if r) or None
         return record.evolve(
             outcome=outcome,
-            after=after,
+            after=verified.after if verified.after is not None else after,
             error=verified.detail if outcome is Outcome.FAILED else None,
             reason=reason,
             finished_at=self._clock(),

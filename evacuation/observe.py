@@ -58,6 +58,9 @@ class Observation:
     """group name -> why its subnets could not be resolved (only that group's steps fail)."""
     autoshifts: Sequence[Autoshift] | EvacuationError = ()
     """AWS's region-wide autoshifts in progress (ListAutoshifts), or why they could not be read."""
+    other_types: Mapping[str, list[ResourceRecordSetTypeDef]] = field(default_factory=dict)
+    """Per configured record set (its key): the records of the same name in other types, read
+    with it (absent where the read failed)."""
 
     def workload_az_ids(self, config: Config) -> frozenset[str]:
         """Every AZ the workload is deployed in, as far as the reads and the config tell."""
@@ -85,20 +88,22 @@ def observe(config: Config, gateways: Gateways) -> Observation:
     group_names = config.autoscaling.groups if config.autoscaling else []
     with ThreadPoolExecutor(3, thread_name_prefix="observe") as pool:
         resources = pool.submit(read_managed_resources, gateways, resource_arns, workers)
-        record_sets = pool.submit(_read_record_sets, gateways, config.route53, workers)
+        record_sets = pool.submit(read_record_sets, gateways, config.route53, workers)
         # One region-wide listing, not a read per resource: an autoshift is per AZ.
         autoshifts = (
             pool.submit(_guarded, gateways.zonal_shift.active_autoshifts) if resource_arns else None
         )
         groups = _observe_groups(gateways, group_names)
         subnet_az, subnet_errors = _resolve_subnets(gateways, groups, workers)
+    records, other_types = record_sets.result()
     return Observation(
         resources=resources.result(),
-        record_sets=record_sets.result(),
+        record_sets=records,
         groups=groups,
         subnet_az=subnet_az,
         subnet_errors=subnet_errors,
         autoshifts=autoshifts.result() if autoshifts else (),
+        other_types=other_types,
     )
 
 
@@ -159,9 +164,19 @@ def read_managed_resources(
     return {arn: read[arn] for arn in arns}
 
 
-def _read_record_sets(
+RecordSetReads = tuple[
+    dict[str, list["ResourceRecordSetTypeDef"] | EvacuationError],
+    dict[str, list["ResourceRecordSetTypeDef"]],
+]
+
+
+def read_record_sets(
     gateways: Gateways, record_sets: list[RecordSetConfig], workers: int
-) -> dict[str, list[ResourceRecordSetTypeDef] | EvacuationError]:
+) -> RecordSetReads:
+    """Each record set's records, and its name's records of other types, by record set key.
+
+    A zone holding several of the sets is listed from its start (within the page budget); the
+    rest are read one name at a time, which returns every type of the name in the same read."""
     by_zone: dict[str, list[RecordSetConfig]] = {}
     for record_set in record_sets:
         by_zone.setdefault(record_set.hosted_zone_id, []).append(record_set)
@@ -179,21 +194,32 @@ def _read_record_sets(
 
     zones = _each(list(batched), list_zone, workers)
     found: dict[str, list[ResourceRecordSetTypeDef] | EvacuationError] = {}
+    others: dict[str, list[ResourceRecordSetTypeDef]] = {}
     rest: dict[str, RecordSetConfig] = {}
     for record_set in record_sets:
         zone_records = zones.get(record_set.hosted_zone_id, {})
-        key = (record_set.name.rstrip(".").lower(), record_set.type)
-        if isinstance(zone_records, Mapping) and key in zone_records:
-            found[record_set_key(record_set)] = list(zone_records[key])
+        name = record_set.name.rstrip(".").lower()
+        if isinstance(zone_records, Mapping) and (name, record_set.type) in zone_records:
+            key = record_set_key(record_set)
+            found[key] = list(zone_records[(name, record_set.type)])
+            others[key] = [
+                r for (n, t), rs in zone_records.items() if n == name and t != record_set.type
+                for r in rs
+            ]  # fmt: skip
         else:
             rest[record_set_key(record_set)] = record_set
 
     def read_one(key: str) -> list[ResourceRecordSetTypeDef]:
         rs = rest[key]
-        return gateways.route53.weighted_records(rs.hosted_zone_id, rs.name, rs.type)
+        return gateways.route53.name_records(rs.hosted_zone_id, rs.name)
 
-    read = {**found, **_each(list(rest), read_one, workers)}
-    return {key: read[key] for key in map(record_set_key, record_sets)}
+    for key, read in _each(list(rest), read_one, workers).items():
+        if isinstance(read, EvacuationError):
+            found[key] = read
+            continue
+        found[key] = [r for r in read if r["Type"] == rest[key].type]
+        others[key] = [r for r in read if r["Type"] != rest[key].type]
+    return {key: found[key] for key in map(record_set_key, record_sets)}, others
 
 
 def _each(

@@ -202,9 +202,21 @@ def _route53_step(
         return _failed(key, error, group), None
     intended_weights = {**weights, target: 0}
     current = {"weights": weights, "set_identifier": target, "record": by_id[target]}
+    witness = witness_for(weights, target)
+    if witness is not None:
+        current["witness"] = by_id[witness]
     intended = {"weights": intended_weights, "set_identifier": target}
     refusal = guards.all_weights_zero(name, intended_weights)
     return PlannedStep(key, current, intended, weights[target] != 0, group=group), refusal
+
+
+def witness_for(weights: Mapping[str, int], target: str) -> str | None:
+    """The surviving record whose value the weight write rewrites unchanged (DELETE + CREATE),
+    so that the write also fails if someone zeroed that record since it was read (R53-2):
+    the non-zero record with the highest weight, None when there is none (then the write is
+    refused: it would zero every weight)."""
+    survivors = [(-weight, sid) for sid, weight in weights.items() if sid != target and weight]
+    return min(survivors)[1] if survivors else None
 
 
 def _group_steps(

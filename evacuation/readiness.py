@@ -3,9 +3,12 @@ Pure: an observation in, a list of problems out."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from evacuation.aws.autoscaling import Group
 from evacuation.aws.zonal_shift import ManagedResource
-from evacuation.config import Config
+from evacuation.config import Config, RecordSetConfig
 from evacuation.errors import EvacuationError
 from evacuation.observe import Observation, record_set_key
 
@@ -34,6 +37,8 @@ def readiness_problems(config: Config, observation: Observation) -> list[str]:
                 problems.append(f"record set {key}: no weighted record {set_identifier} ({az_id})")
         for az_id in sorted(workload_azs - set(record_set.set_identifiers)):
             problems.append(f"record set {key}: no record configured for {az_id}")
+        problems.extend(_health_checked(key, records))
+        problems.extend(_unlisted_siblings(config, record_set, observation))
     for name, group in observation.groups.items():
         if not isinstance(group, Group):
             problems.append(f"Auto Scaling group {name}: {group}")
@@ -44,3 +49,47 @@ def readiness_problems(config: Config, observation: Observation) -> list[str]:
         if len(zones - {None}) < 2:
             problems.append(f"Auto Scaling group {name}: in one AZ only; evacuation would empty it")
     return problems
+
+
+def _health_checked(key: str, records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """R53-1: weight 0 is a soft removal. When every non-zero record is unhealthy, Route 53
+    answers with the zero-weight ones, the evacuated AZ's too
+    (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/health-checks-how-route-53-chooses-records.html);
+    an alias that evaluates its target's health behaves like a health-checked record."""
+    checked = sorted(
+        str(r.get("SetIdentifier"))
+        for r in records
+        if "Weight" in r
+        and (r.get("HealthCheckId") or r.get("AliasTarget", {}).get("EvaluateTargetHealth"))
+    )
+    if not checked:
+        return []
+    return [
+        f"record set {key}: records {', '.join(checked)} have health checks "
+        "(HealthCheckId or EvaluateTargetHealth); if every non-zero record turns unhealthy, "
+        "Route 53 answers with the evacuated AZ's zero-weight record too: watch the survivors' "
+        "health while evacuated"
+    ]
+
+
+def _unlisted_siblings(
+    config: Config, record_set: RecordSetConfig, observation: Observation
+) -> list[str]:
+    """R53-3: a config entry covers one name and one type. A weighted set of the same name in
+    another type (AAAA beside A) with the same set identifiers keeps its clients in the AZ."""
+    key = record_set_key(record_set)
+    configured = {
+        rs.type for rs in config.route53
+        if rs.hosted_zone_id == record_set.hosted_zone_id and rs.name == record_set.name
+    }  # fmt: skip
+    identifiers = set(record_set.set_identifiers.values())
+    by_type: dict[str, set[str]] = {}
+    for record in observation.other_types.get(key, []):
+        if record["Type"] not in configured and record.get("SetIdentifier") in identifiers:
+            by_type.setdefault(record["Type"], set()).add(str(record["SetIdentifier"]))
+    return [
+        f"record set {key}: the same name has a weighted {kind} set with the same set "
+        f"identifiers ({', '.join(sorted(ids))}) that the config does not list; evacuating "
+        f"{record_set.type} alone leaves {kind} clients in the AZ"
+        for kind, ids in sorted(by_type.items())
+    ]

@@ -12,6 +12,7 @@ from moto import mock_aws
 from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
+from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.world import CallRecorder, World, build_world
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
 from evacuation.state import InMemoryStateStore, StateStore
@@ -44,19 +45,28 @@ def recorder() -> CallRecorder:
 
 
 @pytest.fixture
+def strict_route53() -> Route53Strictness:
+    return Route53Strictness()
+
+
+@pytest.fixture
 def faults() -> FaultInjector:
     return FaultInjector()
 
 
 @pytest.fixture
 def session(
-    fake: ZonalShiftFake, recorder: CallRecorder, faults: FaultInjector
+    fake: ZonalShiftFake,
+    recorder: CallRecorder,
+    faults: FaultInjector,
+    strict_route53: Route53Strictness,
 ) -> Iterator[boto3.Session]:
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
         faults.install(session)
         recorder.install(session)
         fake.install(session)
+        strict_route53.install(session)
         yield session
 
 

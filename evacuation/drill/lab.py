@@ -27,6 +27,7 @@ from moto import mock_aws
 from evacuation import runtime
 from evacuation.controller import Controller
 from evacuation.emulator.faults import CrashAfterMutation, RandomFaults, SimulatedCrash
+from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.table import create_state_table
 from evacuation.emulator.world import REGION, CallRecorder, World, build_world
 from evacuation.emulator.zonal_shift import ZonalShiftFake
@@ -283,7 +284,8 @@ def embedded_aws(on_event: Callable[[StepEvent], None] | None = None) -> Iterato
         recorder, steps = CallRecorder(), StepLog(on_event)
         faults, crash = RandomFaults(FAULTED_SERVICES), CrashAfterMutation(DATA_PLANE_SERVICES)
         fake = ZonalShiftFake()
-        for hook in (recorder, faults, crash, fake):
+        # Route 53 batches as strict as the real API: a stale DELETE fails (compare-and-swap).
+        for hook in (recorder, faults, crash, fake, Route53Strictness()):
             hook.install(session)
         # The worker group's owners suspended AZRebalance themselves: recover must keep it so.
         world = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Protocol
 
@@ -24,6 +25,8 @@ class Verdict(Enum):
 class Verified:
     verdict: Verdict
     detail: str = ""
+    after: JsonValue = None
+    """When set, the step's after-image as verify found it (replaces what apply returned)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class RunContext:
     deadline: Deadline
     sleep: Callable[[float], None] = time.sleep
     monotonic: Callable[[], float] = time.monotonic
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """Wall-clock time, for times reported in after-images; the executor sets its own."""
 
     def poll(self, check: Callable[[], Verified]) -> Verified:
         """Call `check` until it is not PENDING, or the verify timeout or the deadline passes."""

@@ -17,6 +17,7 @@ from moto import mock_aws
 from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
+from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.world import CallRecorder, World, build_world, snapshot
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
 from evacuation.state import InMemoryStateStore, StateStore
@@ -77,6 +78,7 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             faults.install(session)
             recorder.install(session)
             fake.install(session)
+            Route53Strictness().install(session)
             _atomic_dynamodb(session)
             options = {"pre_suspended": {"checkout-worker": ["AZRebalance"]}, **world_options}
             world = build_world(session, fake, **options)
