@@ -90,7 +90,8 @@ def python(*args: str, bytecode: bool = True) -> list[str]:
     return [sys.executable, "-S", "-P", *([] if bytecode else ["-B"]), *args]
 
 
-def runner(handler: str, events: list[Path], out: Path) -> list[str]:
+def runner(handler: str, events: list[Path], out: Path, timeout: float = 300.0) -> list[str]:
     """The command line that invokes `handler` with each event, results to `out`."""
     flags = [flag for event in events for flag in ("--event", str(event))]
-    return python(str(RUNNER), "--handler", handler, *flags, "--out", str(out))
+    return python(str(RUNNER), "--handler", handler, *flags, "--timeout", str(timeout),
+                  "--out", str(out))  # fmt: skip
