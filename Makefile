@@ -78,5 +78,10 @@ package: $(SAM)
 	$(SAM) build
 	@du -sh --apparent-size .aws-sam/build/*Function
 
+# Every sample event through `sam local invoke` (Docker, the Lambda base image) against the
+# embedded AWS; says what is missing and exits 1 where it cannot run. Not part of test.
+sam-local: $(STAMP) package
+	$(BIN)/python -m tests.package.sam_local
+
 clean:
 	rm -rf $(VENV) $(SAMVENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis
