@@ -10,7 +10,7 @@ SCENARIO ?= basic
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint typecheck unit template drill bench reliability clean
+.PHONY: test lint typecheck unit template package sam-local drill bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest -q -n 2
+# tests/package checks the `sam build` output (so unit builds it first) and runs the artifact;
+# loadgroup keeps the artifact tests on one worker, which builds the artifacts once.
+unit: $(STAMP) package
+	AZEVAC_REQUIRE_PACKAGE=1 $(BIN)/pytest -q -n 2 --dist loadgroup
 
 template: $(STAMP) $(SAM)
 	$(SAM) validate --lint --template template.yaml
@@ -54,12 +56,32 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks --fleets $(FLEETS) --sequential $(SEQUENTIAL)
 
 # sam build (BuildMethod: makefile): only the code and its runtime dependencies, built for
-# the functions' arm64 python3.12, never the repo's .venv or tests.
+# the functions' arm64 python3.12, never the repo's .venv or tests. The platform is a variable so
+# tests/package can build the same target for this machine and run it; pip's .pyc would be for
+# the building interpreter, which Lambda's 3.12 cannot use, so none are written.
+LAMBDA_PLATFORM ?= manylinux2014_aarch64
+LAMBDA_PYTHON   ?= 3.12
 build-AlarmFunction build-ManualFunction build-ReconcileFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
+	@$(PYTHON) -m pip --version >/dev/null || { echo "$@: $(PYTHON) has no pip"; exit 2; }
 	cp -r evacuation handlers "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator"
-	python3 -m pip install --quiet -r requirements.txt -t "$(ARTIFACTS_DIR)" \
-		--platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
+	find "$(ARTIFACTS_DIR)/evacuation" "$(ARTIFACTS_DIR)/handlers" -name __pycache__ -prune \
+		-exec rm -rf {} +
+	$(PYTHON) -m pip install --quiet --no-compile --no-warn-conflicts -r requirements.txt \
+		-t "$(ARTIFACTS_DIR)" --platform $(LAMBDA_PLATFORM) --implementation cp \
+		--python-version $(LAMBDA_PYTHON) --only-binary=:all:
+
+# What `sam deploy` would upload: `sam build` exactly as a user runs it (samconfig.toml: build in
+# source). `make test` checks the artifacts (tests/package).
+package: $(SAM)
+	$(SAM) build
+	@du -sh --apparent-size .aws-sam/build/*Function
+
+# Every sample event through `sam local invoke` (Docker, the Lambda base image) against the
+# embedded AWS; says what is missing and exits 1 where it cannot run. Not part of test.
+sam-local: $(STAMP) package
+	$(BIN)/python -m tests.package.sam_local
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -1,5 +1,6 @@
 """`make bench`: time to mitigate at fleet scale, against the lower bound and a sequential
-baseline, with API calls, peak RSS and the alarm handler's import cost.
+baseline, with API calls, peak RSS and the alarm handler's import cost; then, for the artifact
+`sam build` deploys (benchmarks/deployed.py), its cold start and its peak RSS on each fleet.
 
 AWS is a moto server in this process (plus, in the measured process, the zonal-shift fake and
 the latency and rate-limit hook); each measured evacuation runs in a fresh worker process, so
@@ -24,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import deployed
 from benchmarks.fleets import FLEETS, FleetSpec, build_fleet
 from benchmarks.lower_bound import lower_bound
 from evacuation.config import DEFAULT_RATE_LIMITS
-from evacuation.emulator.route53_strict import strict_everywhere
+from evacuation.emulator.server import EmbeddedAwsServer
 from evacuation.emulator.table import create_state_table
 
 RESULTS = Path(__file__).parent / "results.json"
@@ -182,6 +183,27 @@ def render(rows: list[dict[str, Any]], imports: dict[str, float], latency: float
     return table
 
 
+def render_artifact(rows: list[dict[str, Any]], cold: dict[str, Any]) -> list[Table]:
+    fleets = Table(title="the deployed artifact: one evacuation through the alarm handler")
+    for column in ("fleet", "status", "alarm handler s", "peak RSS MB"):
+        fleets.add_column(column, justify="left" if column == "fleet" else "right")
+    for r in rows:
+        fleets.add_row(
+            r["fleet"], str(r["status"]), f"{r['seconds']:.2f}", f"{r['peak_rss_mb']:.0f}"
+        )
+    imports = Table(title="the deployed artifact: cold start, fresh interpreter, artifact only")
+    for column in ("function", "handler", ".pyc", "import handler ms", "import boto3 ms", "ratio"):
+        imports.add_column(column, justify="left" if column in ("function", "handler") else "right")
+    for mode, per_function in cold.items():
+        for function, v in per_function.items():
+            imports.add_row(
+                function, v["handler"], "none (as deployed)" if "no_pyc" in mode else "written",
+                f"{v['import_handler_seconds'] * 1000:.0f}",
+                f"{v['import_boto3_seconds'] * 1000:.0f}", f"{v['ratio']:.2f}",
+            )  # fmt: skip
+    return [fleets, imports]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.split("\n")[0])
     parser.add_argument("--fleets", default=",".join(FLEETS), help="comma-separated")
@@ -197,17 +219,19 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(FAKE_ENV)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the moto server's request log
     console = Console(width=max(Console().width, 160))
-    # Route 53 batches as strict as the real API (a stale DELETE fails), as in the tests.
-    strict_everywhere()
-    server = ThreadedMotoServer(port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    # moto (Route 53 batches as strict as the real API, as in the tests), plus the zonal-shift
+    # fake for the artifact (the worker has its own, in-process)
+    server = EmbeddedAwsServer().start()
+    endpoint = server.endpoint
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    rows, raw = [], []
+    rows, raw, artifact_rows = [], [], []
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="azevac-bench-") as tmp:
+            console.print("[dim]building the Lambda artifacts (make build-*Function) ...[/]")
+            artifacts = deployed.build_all(Path(tmp) / "artifacts")
+            console.print("[dim]cold start of the artifacts ...[/]")
+            cold = deployed.cold_start(artifacts)  # first: while the artifacts have no .pyc
             for name in args.fleets.split(","):
                 spec = FLEETS[name]
                 runs = {}
@@ -217,10 +241,18 @@ def main(argv: list[str] | None = None) -> int:
                     runs[mode] = measure(spec, mode, endpoint, args.latency, Path(tmp))
                 raw.append(runs)
                 rows.append(summarize(spec, runs["parallel"], runs.get("sequential"), args.latency))
-        imports = import_ratio()
+                console.print(f"[dim]{name}: the deployed artifact ...[/]")
+                artifact_rows.append(
+                    deployed.peak_rss(
+                        spec, server, artifacts["AlarmFunction"], args.latency, Path(tmp)
+                    )
+                )
+            imports = import_ratio()
     finally:
         server.stop()
     console.print(render(rows, imports, args.latency))
+    for table in render_artifact(artifact_rows, cold):
+        console.print(table)
     document = {
         "ran_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
@@ -232,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         "rate_limits": {s: limit.model_dump() for s, limit in DEFAULT_RATE_LIMITS.items()},
         "fleets": rows,
         "imports": imports,
+        "artifact": {"cold_start": cold, "fleets": artifact_rows},
         "bench_seconds": round(time.monotonic() - started, 1),
         "runs": raw,
     }

@@ -15,8 +15,8 @@ from evacuation.runtime import Runtime
 from evacuation.settings import Settings
 from handlers import alarm, manual, reconcile
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.sample_events import EVENTS, SETUP, check_answer, handler_of
 
-EVENTS = sorted((Path(__file__).parents[2] / "events").glob("*.json"))
 HANDLERS = {"alarm": alarm.handler, "manual": manual.handler, "reconcile": reconcile.handler}
 
 
@@ -41,25 +41,11 @@ def test_there_is_a_sample_for_every_handler_and_shape() -> None:
 def test_sample_event_runs_through_its_handler(
     path: Path, world: World, installed: Runtime
 ) -> None:
-    handler = HANDLERS[path.stem.split("-", 1)[0]]
     event = json.loads(path.read_text())
     original = snapshot(world)
-    if path.stem == "manual-recover":  # something to recover first
-        manual.handler({"action": "evacuate", "az": "use1-az1"}, FakeLambdaContext())
+    for name, setup_event in SETUP.get(path.stem, []):
+        HANDLERS[name](setup_event, FakeLambdaContext())
 
-    answer = handler(event, FakeLambdaContext())
+    answer = HANDLERS[handler_of(path)](event, FakeLambdaContext())
 
-    expected = {
-        "alarm-eventbridge-ok": "IGNORED",
-        "manual-plan": "PLANNED",
-        "manual-recover": "RECOVERED",
-        "manual-status": "OK",
-    }.get(path.stem, "EVACUATED")
-    if path.stem == "reconcile-schedule":
-        assert answer["readiness_problems"] == [] and answer["evacuations"] == []
-        return
-    assert answer["status"] == expected, answer
-    if expected == "EVACUATED":
-        assert snapshot(world)["weights"]["checkout-use1-az1"] == 0
-    else:
-        assert snapshot(world) == original
+    check_answer(path.stem, answer, original, snapshot(world))

@@ -1,0 +1,42 @@
+"""The sample events in events/ (the ones `sam local invoke -e` uses) and the answer each must
+get: one expectation, checked in-process (tests/integration/test_events.py) and against the
+built Lambda artifact (tests/package/test_artifact_runs.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+EVENTS = sorted((Path(__file__).parents[2] / "events").glob("*.json"))
+EVACUATED_WEIGHT = "checkout-use1-az1"
+"""The world's weighted record in use1-az1 (the AZ every sample event names)."""
+
+SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "manual-recover": [("manual", {"action": "evacuate", "az": "use1-az1"})],  # to recover
+}
+"""Invocations (handler, event) that must come first, in the same container."""
+
+
+def handler_of(path: Path) -> str:
+    """The handler a sample event is for: "alarm", "manual" or "reconcile"."""
+    return path.stem.split("-", 1)[0]
+
+
+def check_answer(
+    stem: str, answer: dict[str, Any], before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """Assert the handler's answer, and AWS as read back before and after (world.snapshot)."""
+    expected = {
+        "alarm-eventbridge-ok": "IGNORED",
+        "manual-plan": "PLANNED",
+        "manual-recover": "RECOVERED",
+        "manual-status": "OK",
+    }.get(stem, "EVACUATED")
+    if stem == "reconcile-schedule":
+        assert answer["readiness_problems"] == [] and answer["evacuations"] == []
+        return
+    assert answer["status"] == expected, answer
+    if expected == "EVACUATED":
+        assert after["weights"][EVACUATED_WEIGHT] == 0
+    else:
+        assert after == before
