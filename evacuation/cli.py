@@ -57,7 +57,7 @@ PRACTICE_POLL_SECONDS = 15
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="azevac", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
-    for action in ("plan", "evacuate", "recover", "status", "practice"):
+    for action in ("plan", "evacuate", "recover", "status", "practice", "abandon"):
         cmd = sub.add_parser(action, help=f"{action} an AZ" if action != "status" else "list")
         if action != "status":
             cmd.add_argument("--az", required=True, help="AZ ID (use1-az1) or name (us-east-1b)")
@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--dry-run", action="store_true", help="show, change nothing")
         if action == "evacuate":
             cmd.add_argument("--force", action="store_true", help="override flap damping")
+        if action == "recover":
+            cmd.add_argument(
+                "--no-wait",
+                action="store_true",
+                help="restore traffic without waiting for the AZ's capacity to come back",
+            )
         if action == "practice":
             cmd.add_argument("--minutes", type=int, required=True, help="how long, then recover")
             cmd.add_argument(
@@ -82,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+MUTATING = ("evacuate", "recover", "practice", "abandon")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["drill"]:
@@ -96,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload["force"] = args.force
     if args.action == "practice":
         payload |= {"minutes": args.minutes, "stop_alarms": args.stop_alarm}
+    if args.action == "recover" and args.no_wait:
+        payload["no_wait"] = True
     try:
         request = parse_request(payload)
         if args.via_lambda:
@@ -132,7 +143,7 @@ def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> di
     if args.table:
         env["AZEVAC_TABLE"] = args.table
     settings = Settings.from_env(env)
-    mutates = request.action in ("evacuate", "recover", "practice") and not request.dry_run
+    mutates = request.action in MUTATING and not request.dry_run
     if mutates and settings.table is None:
         raise ConfigurationError(
             f"{request.action} needs the state table (AZEVAC_TABLE or --table): without it the "
@@ -146,7 +157,7 @@ def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> di
             console.print(f"  {_step_line(step)}")
 
     controller = runtime.controller(on_step=progress)
-    if show and request.action in ("evacuate", "recover", "practice") and not request.dry_run:
+    if show and request.action in MUTATING and not request.dry_run:
         console.print(f"[bold]{request.action} {request.az}[/] for {controller.config.workload}")
     outcome = run_request(controller, request)
     if request.action == "practice" and not args.no_wait and not request.dry_run:

@@ -120,9 +120,28 @@ class RecordSetConfig(_Strict):
         return value
 
 
+SUSPENDABLE = {
+    "AZRebalance": "keeps the group from moving capacity back into the AZ while it is out",
+    "ScheduledActions": "keeps scheduled scale-ins from shrinking the surviving AZs; nothing is "
+    "launched or terminated by suspending it",
+}
+"""The only processes azevac may suspend: suspending either cannot destroy capacity.
+
+Launch stops replacements (ReplaceUnhealthy still terminates), Terminate lets AZRebalance hold the
+group above MaxSize, HealthCheck and ReplaceUnhealthy keep broken instances in service,
+AddToLoadBalancer leaves new instances unregistered even after the resume, InstanceRefresh pauses
+a refresh, AlarmNotification stops scaling policies
+(https://docs.aws.amazon.com/autoscaling/ec2/userguide/understand-how-suspending-processes-affects-other-processes.html;
+aws-semantics ASG-6)."""
+
+
 class AutoScalingConfig(_Strict):
     groups: list[NonEmptyStr] = Field(min_length=1)
     suspend_processes: list[str] = Field(default_factory=lambda: ["AZRebalance"])
+    method: Literal["auto", "zonal_shift", "subnets"] = "auto"
+    """The lever per group: "auto" takes the group's own ARC zonal shift where the group reports
+    ZonalShiftEnabled and its subnets elsewhere; "zonal_shift" requires it of every group;
+    "subnets" always removes the AZ's subnets (with the processes suspended first)."""
 
     @field_validator("groups")
     @classmethod
@@ -137,6 +156,14 @@ class AutoScalingConfig(_Strict):
         unknown = sorted(set(processes) - ASG_PROCESSES)
         if unknown:
             raise ValueError(f"unknown process {unknown}; known: {sorted(ASG_PROCESSES)}")
+        harmful = sorted(set(processes) - set(SUSPENDABLE))
+        if harmful:
+            raise ValueError(
+                f"{harmful} must not be suspended during an evacuation: suspending Launch, "
+                "Terminate, HealthCheck, ReplaceUnhealthy, AddToLoadBalancer, InstanceRefresh or "
+                "AlarmNotification can destroy or freeze capacity; allowed: "
+                + "; ".join(f"{name} ({why})" for name, why in SUSPENDABLE.items())
+            )
         return list(dict.fromkeys(processes))
 
 
@@ -156,6 +183,12 @@ class SafetyConfig(_Strict):
     """Raise each group's desired capacity so the remaining AZs hold what all AZs held."""
     cooldown_minutes: int = Field(default=30, ge=0)
     max_evacuations_per_day: int = Field(default=3, ge=1)
+
+
+class RecoveryConfig(_Strict):
+    capacity_timeout_seconds: float = Field(default=600.0, ge=0)
+    """How long recover waits for the AZ's capacity to come back before restoring traffic."""
+    capacity_poll_seconds: float = Field(default=10.0, gt=0)
 
 
 class RateLimit(_Strict):
@@ -207,6 +240,7 @@ class Config(_Strict):
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
     safety: SafetyConfig = SafetyConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Config:

@@ -46,6 +46,7 @@ from evacuation.pacing import Pacer
 from evacuation.plan import build_plan, shift_comment
 from evacuation.preflight import GuardReads, preflight, read_guard_inputs
 from evacuation.readiness import readiness_problems
+from evacuation.recovery import Stage, capacity_missing, capacity_wanted, staged
 from evacuation.result import Result, preview
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.state.base import Lease, StateStore
@@ -70,6 +71,7 @@ def new_evacuation_id(az_id: str, now: datetime) -> str:
 
 
 EXPIRY_ALERT = timedelta(minutes=30)
+NO_WAIT = "recover --no-wait: traffic restored without waiting for the AZ's capacity"
 ROUTE53_PLANE = (
     "Route 53 weight changes are calls to the Route 53 control plane (us-east-1): they move "
     "traffic, so they run in the first phase, in their own lane beside the ARC shifts, which "
@@ -323,8 +325,18 @@ class Controller:
         signal = _aws_shift_signal(observation)
         return f"real signal: {signal}" if signal else None
 
-    def recover(self, az: str, *, reason: str = "", deadline: Deadline | None = None) -> Result:
-        """Undo the active evacuation of `az` from its records, control plane first."""
+    def recover(
+        self,
+        az: str,
+        *,
+        reason: str = "",
+        deadline: Deadline | None = None,
+        wait: bool = True,
+    ) -> Result:
+        """Undo the active evacuation of `az` from its records: capacity first, then traffic,
+        then the prescale (aws-semantics REC-1). Traffic never comes back while a capacity step
+        failed or the AZ's capacity is not back yet: the evacuation stays RECOVERING, holding
+        the AZ, and the reconciler carries on. `wait=False` skips the wait, and says so."""
         run = self._begin(deadline)
         az_id = self._az_id_of(run, az)
         evacuation = self.status_of(az_id)
@@ -338,26 +350,114 @@ class Controller:
         try:
             bound.info("recover.start", reason=reason)
             evacuation = self._save(evacuation.evolve(status=Status.RECOVERING))
-            executor = self._executor(run, evacuation)
-            to_revert = [s for s in evacuation.steps if s.changed_something]
-            reverted: dict[str, StepRecord] = {}
-            for phase in (Phase.CONTROL_PLANE, Phase.DATA_PLANE):
-                records = [s for s in to_revert if s.phase is phase]
-                reverted.update({str(r.key): r for r in executor.revert_phase(records)})
-            steps = tuple(reverted.get(str(s.key), s) for s in evacuation.steps)
-            done = all(s.outcome in RECOVERED_OUTCOMES for s in steps if str(s.key) in reverted)
-            now = self._clock()
-            if done:
+            evacuation, held_back = self._revert_in_order(run, evacuation, wait)
+            if held_back is None:
                 evacuation = self._save(
-                    evacuation.evolve(status=Status.RECOVERED, recovered_at=now, steps=steps)
+                    evacuation.evolve(status=Status.RECOVERED, recovered_at=self._clock())
                 )
                 self._store.release(self.config.workload, az_id, evacuation_id)
-            else:
-                evacuation = evacuation.evolve(steps=steps)
-            bound.info("recover.done", status=evacuation.status.value)
-            return self._result(run, evacuation)
+            bound.info("recover.done", status=evacuation.status.value, held_back=held_back)
+            notes = [n for n in (held_back, None if wait else NO_WAIT) if n]
+            return self._result(run, evacuation, reason="; ".join(notes) or None)
         finally:
             self._store.release_lease(evacuation_id, self._owner)
+
+    def _revert_in_order(
+        self, run: _Run, evacuation: Evacuation, wait: bool
+    ) -> tuple[Evacuation, str | None]:
+        """Revert stage by stage; (the evacuation with its records, why it is held back or None
+        when everything is back)."""
+        executor = self._executor(run, evacuation)
+        stages = staged([s for s in evacuation.steps if s.changed_something])
+        steps = {s.key: s for s in evacuation.steps}
+
+        def revert(stage: Stage) -> list[StepRecord]:
+            done = executor.revert_phase(stages[stage])
+            steps.update({r.key: r for r in done})
+            log.info(
+                "recover.stage",
+                evacuation_id=evacuation.evacuation_id,
+                az_id=evacuation.az_id,
+                stage=stage.value,
+                steps=len(done),
+                failed=[str(r.key) for r in done if r.outcome not in RECOVERED_OUTCOMES],
+            )
+            return [r for r in done if r.outcome not in RECOVERED_OUTCOMES]
+
+        def now_with(held_back: str | None) -> tuple[Evacuation, str | None]:
+            ordered = tuple(steps[s.key] for s in evacuation.steps)
+            return evacuation.evolve(steps=ordered), held_back
+
+        failed = revert(Stage.CAPACITY)
+        if failed:
+            listing = ", ".join(str(r.key) for r in failed)
+            return now_with(f"capacity steps not reverted ({listing}): traffic stays out of the AZ")
+        if wait:
+            missing = self._wait_for_capacity(run, evacuation)
+            if missing:
+                return now_with(
+                    f"waiting for the AZ's capacity ({'; '.join(missing)}): traffic stays out "
+                    "until it is back; the reconciler carries on"
+                )
+        failed = revert(Stage.TRAFFIC)
+        if failed:
+            return now_with(f"traffic steps not reverted: {', '.join(str(r.key) for r in failed)}")
+        failed = revert(Stage.PRESCALE)
+        if failed:
+            return now_with(f"prescale not put back: {', '.join(str(r.key) for r in failed)}")
+        return now_with(None)
+
+    def _wait_for_capacity(self, run: _Run, evacuation: Evacuation) -> list[str]:
+        """Poll until every group serves in the AZ what it did before, within
+        recovery.capacity_timeout_seconds and the run's deadline; what is still missing."""
+        wanted = capacity_wanted(evacuation.steps)
+        if not wanted:
+            return []
+        recovery = self.config.recovery
+        until = min(self._monotonic() + recovery.capacity_timeout_seconds, run.deadline.at)
+        names = [w.group for w in wanted]
+        while True:
+            groups = run.gateways.autoscaling.describe_groups(names)
+            missing = capacity_missing(wanted, groups, evacuation.az_id)
+            if not missing or self._monotonic() >= until:
+                return missing
+            self._sleep(min(recovery.capacity_poll_seconds, max(until - self._monotonic(), 0)))
+
+    def abandon(self, az: str, *, reason: str, deadline: Deadline | None = None) -> Result:
+        """Release the AZ of an evacuation whose recovery cannot finish, changing nothing in
+        AWS: the answer lists exactly which of azevac's changes remain there."""
+        run = self._begin(deadline)
+        az_id = self._az_id_of(run, az)
+        evacuation = self.status_of(az_id)
+        if evacuation is None:
+            raise InvalidRequestError(f"{az_id} has no active evacuation to abandon")
+        if not self._take_lease(run, evacuation):
+            return self._result(run, evacuation, reason="another invocation is running it now")
+        try:
+            remaining = tuple(s for s in evacuation.steps if s.changed_something)
+            listing = "; ".join(f"{s.key.kind.value} {s.key.resource}" for s in remaining)
+            why = f"abandoned: {reason}" + (f" | still in AWS: {listing}" if listing else "")
+            evacuation = self._save(
+                evacuation.evolve(status=Status.ABANDONED, reason=f"{evacuation.reason} | {why}")
+            )
+            self._store.release(self.config.workload, az_id, evacuation.evacuation_id)
+            log.warning(
+                "evacuation.abandoned",
+                evacuation_id=evacuation.evacuation_id,
+                az_id=az_id,
+                reason=reason,
+                remaining=[str(s.key) for s in remaining],
+            )
+            return self._result(
+                run,
+                evacuation.evolve(steps=remaining),
+                reason=(
+                    f"released without recovering; {len(remaining)} change(s) of azevac remain "
+                    f"in AWS: {listing or 'none'}"
+                ),
+            )
+        finally:
+            self._store.release_lease(evacuation.evacuation_id, self._owner)
 
     def recover_preview(self, az: str, deadline: Deadline | None = None) -> Result:
         """What recover would revert (the active evacuation's records). Changes nothing."""
@@ -396,10 +496,14 @@ class Controller:
                 alerts += self._upkeep_alerts(evacuation, upkeep)
                 alerts += [f"{az_id} ({evacuation_id}): {w}" for w in _fighting(observation, az_id)]
                 if evacuation.status is Status.RECOVERING:
-                    alerts.append(
-                        f"{az_id} ({evacuation_id}) is RECOVERING: recover did not finish; "
-                        f"re-run azevac recover --az {az_id}"
-                    )
+                    # A recovery in progress is carried on, never skipped (REC-2): capacity
+                    # first, traffic only once it is back. Each run that cannot finish pages.
+                    recovered = self.recover(az_id, reason="reconcile", deadline=run.deadline)
+                    results.append(recovered)
+                    if recovered.status is not Status.RECOVERED:
+                        alerts.append(
+                            f"{az_id} ({evacuation_id}) is still RECOVERING: {recovered.reason}"
+                        )
                     continue
                 ending = self.practice_should_end(evacuation, run, observation)
                 if ending is not None:

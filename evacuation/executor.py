@@ -29,6 +29,7 @@ LANE = {
     StepKind.ASG_CAPACITY: "autoscaling",
     StepKind.ASG_PROCESSES: "autoscaling",
     StepKind.ASG_SUBNETS: "autoscaling",
+    StepKind.ASG_ZONES: "autoscaling",
 }
 
 StepListener = Callable[[StepRecord], None]

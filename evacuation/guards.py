@@ -156,36 +156,26 @@ def rate_of_change(recent_automatic: int, max_per_day: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class CapacityDecision:
-    refusal: str | None = None
-    desired: int | None = None
-    """The desired capacity to set (prescale), or None to leave it."""
-    skip_reason: str | None = None
+class PrescaleTarget:
+    desired: int
+    """The desired capacity to set (at most MaxSize)."""
+    shortfall: str | None = None
+    """Why the target falls short of holding today's load (MaxSize), for the step and a human."""
 
 
-def capacity(
-    group: str,
-    *,
-    desired: int,
-    max_size: int,
-    azs_before: int,
-    azs_in_impaired: int,
-    prescale: bool,
-) -> CapacityDecision:
-    """Can the remaining AZs carry the load? With AZRebalance suspended the impaired AZ's
-    instances stay counted in DesiredCapacity, so holding the same capacity elsewhere needs
-    desired + the AZ's share."""
-    if azs_before <= 1:
-        return CapacityDecision(skip_reason=f"{group} is pinned to a single AZ")
-    if azs_in_impaired == 0 or desired == 0:
-        return CapacityDecision()
-    share = math.ceil(desired * azs_in_impaired / azs_before)
-    needed = desired + share
-    if needed > max_size:
-        return CapacityDecision(
-            refusal=(
-                f"Auto Scaling group {group}: the remaining AZs need {needed} instances to hold "
-                f"today's {desired}, above MaxSize {max_size}; raise MaxSize first"
-            )
-        )
-    return CapacityDecision(desired=needed if prescale else None)
+def prescale_target(
+    group: str, *, desired: int, max_size: int, serving_in_az: float
+) -> PrescaleTarget:
+    """With AZRebalance suspended the AZ's instances stay counted in DesiredCapacity, so the
+    healthy AZs hold what all AZs held only at desired + the AZ's share: the weighted capacity of
+    the InService, Healthy instances really there (aws-semantics ASG-5), not desired / AZs.
+    Above MaxSize, raise to MaxSize and say what is missing: a shortfall never blocks the rest."""
+    needed = desired + math.ceil(serving_in_az)
+    if needed <= max_size:
+        return PrescaleTarget(needed)
+    return PrescaleTarget(
+        max(desired, max_size),
+        f"Auto Scaling group {group}: the healthy AZs need desired {needed} to hold today's load "
+        f"(desired {desired} + {serving_in_az:g} serving in the AZ), above MaxSize {max_size}; "
+        f"raised to {max(desired, max_size)}, short by {needed - max(desired, max_size)}",
+    )

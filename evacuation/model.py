@@ -27,6 +27,8 @@ class StepKind(StrEnum):
     ASG_CAPACITY = "asg_capacity"
     ASG_PROCESSES = "asg_processes"
     ASG_SUBNETS = "asg_subnets"
+    ASG_ZONES = "asg_zones"
+    """A group defined by AvailabilityZones / AvailabilityZoneIds instead of subnets."""
 
 
 class Outcome(StrEnum):
@@ -59,6 +61,8 @@ class Status(StrEnum):
     REFUSED = "REFUSED"
     RECOVERING = "RECOVERING"
     RECOVERED = "RECOVERED"
+    ABANDONED = "ABANDONED"
+    """Released by an operator without a full recovery; the changes that remain are listed."""
 
     @property
     def is_active(self) -> bool:
@@ -101,6 +105,7 @@ PHASE_OF: Mapping[StepKind, Phase] = {
     StepKind.ASG_CAPACITY: Phase.CONTROL_PLANE,
     StepKind.ASG_PROCESSES: Phase.CONTROL_PLANE,
     StepKind.ASG_SUBNETS: Phase.CONTROL_PLANE,
+    StepKind.ASG_ZONES: Phase.CONTROL_PLANE,
 }
 
 

@@ -25,6 +25,8 @@ NEXT_STEP = {
     "steps); the reconciler keeps working on it. Check: azevac status",
     Status.REFUSED: "Nothing was changed. Read the reason; evacuate by hand only if it is wrong.",
     Status.RECOVERED: "The AZ is back in service.",
+    Status.ABANDONED: "The AZ was released without a full recovery: the changes listed remain "
+    "in AWS; undo them by hand.",
     Status.RECOVERING: "Recover is incomplete; re-run: azevac recover --az {az}",
 }
 

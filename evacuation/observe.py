@@ -56,6 +56,8 @@ class Observation:
     """subnet id -> AZ ID, for every subnet that could be resolved."""
     subnet_errors: Mapping[str, EvacuationError] = field(default_factory=dict)
     """group name -> why its subnets could not be resolved (only that group's steps fail)."""
+    zone_ids: Mapping[str, str] | None = field(default_factory=dict)
+    """AZ name -> ID, read only when a group is defined by AZ names; None if that read failed."""
     autoshifts: Sequence[Autoshift] | EvacuationError = ()
     """AWS's region-wide autoshifts in progress (ListAutoshifts), or why they could not be read."""
     other_types: Mapping[str, list[ResourceRecordSetTypeDef]] = field(default_factory=dict)
@@ -94,10 +96,22 @@ def observe(config: Config, gateways: Gateways) -> Observation:
             pool.submit(_guarded, gateways.zonal_shift.active_autoshifts) if resource_arns else None
         )
         groups = _observe_groups(gateways, group_names)
+        # Groups that take ARC zonal shifts are read from ARC too: their ARNs are known only now.
+        shifted = [
+            g.arn
+            for g in groups.values()
+            if isinstance(g, Group)
+            and g.zonal_shift_enabled
+            and g.arn
+            and g.arn not in resource_arns
+        ]
+        group_resources = pool.submit(read_managed_resources, gateways, shifted, workers)
+        zone_ids = _zone_ids(gateways, groups)
         subnet_az, subnet_errors = _resolve_subnets(gateways, groups, workers)
     records, other_types = record_sets.result()
     return Observation(
-        resources=resources.result(),
+        resources={**resources.result(), **group_resources.result()},
+        zone_ids=zone_ids,
         record_sets=records,
         groups=groups,
         subnet_az=subnet_az,
@@ -105,6 +119,22 @@ def observe(config: Config, gateways: Gateways) -> Observation:
         autoshifts=autoshifts.result() if autoshifts else (),
         other_types=other_types,
     )
+
+
+def _zone_ids(
+    gateways: Gateways, groups: Mapping[str, Group | EvacuationError]
+) -> Mapping[str, str] | None:
+    """The zone map, read only for groups defined by AZ names (no subnets, no AZ IDs)."""
+    by_name = [
+        g for g in groups.values() if isinstance(g, Group) and not g.subnets and not g.zone_ids
+    ]
+    if not by_name:
+        return {}
+    zones = _guarded(gateways.ec2.availability_zones)
+    if isinstance(zones, EvacuationError):
+        log.warning("observe.zones_failed", service="ec2", error=str(zones))
+        return None
+    return {z.name: z.zone_id for z in zones}
 
 
 def _resolve_subnets(

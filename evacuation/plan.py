@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from evacuation import guards
@@ -55,7 +55,11 @@ def build_plan(
             out_of_service.setdefault(other_az, why)
     if config.autoscaling:
         for name in config.autoscaling.groups:
-            steps.extend(_group_steps(name, observation, az_id, config, touched))
+            steps.extend(
+                _group_steps(
+                    name, observation, az_id, config, touched=touched, evacuation_id=evacuation_id
+                )
+            )
     return Plan(
         config.workload,
         az_id,
@@ -224,90 +228,225 @@ def _group_steps(
     observation: Observation,
     az_id: str,
     config: Config,
+    *,
     touched: Mapping[StepKey, StepRecord],
+    evacuation_id: str | None,
 ) -> list[PlannedStep]:
-    """A group's control-plane steps. Whatever happens here is this group's alone: a group that
-    cannot be read, resolved or safely changed gets failed or skipped steps, and the data plane
-    and the other groups go on (aws-semantics ASG-9; background.md: data plane first)."""
+    """A group's steps. Whatever happens here is this group's alone: a group that cannot be
+    read, resolved or safely changed gets failed or skipped steps, and the data plane and the
+    other groups go on (aws-semantics ASG-9; background.md: data plane first).
+
+    The lever (aws-semantics ASG-7): a group that takes ARC zonal shifts gets one (nothing is
+    terminated and no configuration rewritten); the others have the AZ's subnets (or AZs)
+    removed, AZRebalance suspended first, prescale last (ASG-3).
+    """
     assert config.autoscaling is not None
     observed = observation.groups[name]
     processes_key = StepKey(StepKind.ASG_PROCESSES, name)
     subnets_key = StepKey(StepKind.ASG_SUBNETS, name)
+    group = f"asg:{name}"
+    if isinstance(observed, EvacuationError):
+        error = EvacuationError(f"Auto Scaling group {name}: {observed}")
+        return [_failed(k, error, group) for k in (processes_key, subnets_key)]
+    lever, why = _lever(observed, config.autoscaling.method, touched)
+    if lever == "zonal_shift":
+        return [
+            _group_shift_step(
+                observed, observation, az_id, evacuation_id=evacuation_id, touched=touched, why=why
+            )
+        ]
+    if lever == "none":
+        return [
+            PlannedStep(processes_key, None, None, False, why, gap=True, group=group),
+            PlannedStep(subnets_key, None, None, False, why, gap=True, group=group),
+        ]
+    return _subnet_lever_steps(observed, observation, az_id, config, touched=touched, why=why)
+
+
+def _lever(observed: Group, method: str, touched: Mapping[StepKey, StepRecord]) -> tuple[str, str]:
+    """("zonal_shift" | "subnets" | "none", why) for one group. A resumed evacuation keeps the
+    lever it started with, whatever the group reports now."""
+    if StepKey(StepKind.ZONAL_SHIFT, observed.arn) in touched:
+        return "zonal_shift", "lever: the group's ARC zonal shift (as when this evacuation started)"
+    if any(StepKey(k, observed.name) in touched for k in SUBNET_LEVER_KINDS):
+        return "subnets", "lever: its subnets (as when this evacuation started)"
+    if method == "subnets":
+        return "subnets", "lever: its subnets (autoscaling.method subnets)"
+    if observed.zonal_shift_enabled and observed.arn:
+        return "zonal_shift", (
+            "lever: the group's ARC zonal shift (ZonalShiftEnabled): it launches only in healthy "
+            "AZs and does not scale in; no subnet removed, no process suspended"
+        )
+    if method == "zonal_shift":
+        return "none", (
+            f"Auto Scaling group {observed.name} is not enabled for zonal shift "
+            "(AvailabilityZoneImpairmentPolicy.ZonalShiftEnabled) and autoscaling.method is "
+            "zonal_shift: new capacity can still land in the AZ"
+        )
+    return "subnets", "lever: its subnets (the group is not enabled for zonal shift)"
+
+
+SUBNET_LEVER_KINDS = (StepKind.ASG_PROCESSES, StepKind.ASG_SUBNETS, StepKind.ASG_ZONES)
+
+
+def _group_shift_step(
+    observed: Group,
+    observation: Observation,
+    az_id: str,
+    *,
+    evacuation_id: str | None,
+    touched: Mapping[StepKey, StepRecord],
+    why: str,
+) -> PlannedStep:
+    """The group's own zonal shift: a zonal shift like any other (every ARC rule holds), in the
+    data plane's shift batch. Its current image also keeps the AZ's serving capacity, which
+    recover waits for before traffic comes back."""
+    resource = observation.resources.get(observed.arn)
+    key = StepKey(StepKind.ZONAL_SHIFT, observed.arn)
+    if resource is None:
+        error = EvacuationError(f"Auto Scaling group {observed.name}: not read from ARC")
+        return _failed(key, error, ZONAL_SHIFTS)
+    decision = _zonal_shift_step(observed.arn, resource, az_id, evacuation_id, touched.get(key))
+    step = decision.step
+    if step.error is not None:
+        return step
+    current = {**step.current, "group": observed.name, **_serving(observed, az_id)}
+    note = "; ".join(n for n in (why, step.note) if n)
+    if decision.refusals:
+        # Starting it would make ARC stop applying another party's shift on the group: never.
+        # A capacity lever, so this group alone is left as it is (PARTIAL), not the evacuation.
+        reason = "; ".join(decision.refusals)
+        return replace(step, current=current, needs_change=False, skip_reason=reason, gap=True)
+    return replace(step, current=current, note=note)
+
+
+def _serving(observed: Group, az_id: str) -> dict[str, float]:
+    return {"serving_in_az": observed.serving_in(az_id)}
+
+
+def _subnet_lever_steps(
+    observed: Group,
+    observation: Observation,
+    az_id: str,
+    config: Config,
+    *,
+    touched: Mapping[StepKey, StepRecord],
+    why: str,
+) -> list[PlannedStep]:
+    assert config.autoscaling is not None
+    name = observed.name
+    processes_key = StepKey(StepKind.ASG_PROCESSES, name)
+    placement_kind = StepKind.ASG_SUBNETS if observed.subnets else StepKind.ASG_ZONES
+    placement_key = StepKey(placement_kind, name)
     capacity_key = StepKey(StepKind.ASG_CAPACITY, name)
     group = f"asg:{name}"
-    keys = [processes_key, subnets_key]
+    keys = [processes_key, placement_key]
 
     def fail_all(error: EvacuationError) -> list[PlannedStep]:
         return [_failed(k, error, group) for k in keys]
 
-    if isinstance(observed, EvacuationError):
-        return fail_all(EvacuationError(f"Auto Scaling group {name}: {observed}"))
-    if name in observation.subnet_errors:
-        error = observation.subnet_errors[name]
-        return fail_all(EvacuationError(f"Auto Scaling group {name}: subnets: {error}"))
-    unknown = [s for s in observed.subnets if s not in observation.subnet_az]
-    if unknown:
-        return fail_all(EvacuationError(f"Auto Scaling group {name}: subnets not found: {unknown}"))
-    in_az = [s for s in observed.subnets if observation.subnet_az[s] == az_id]
-    remaining = [s for s in observed.subnets if s not in in_az]
+    if observed.subnets:
+        if name in observation.subnet_errors:
+            error = observation.subnet_errors[name]
+            return fail_all(EvacuationError(f"Auto Scaling group {name}: subnets: {error}"))
+        unknown = [s for s in observed.subnets if s not in observation.subnet_az]
+        if unknown:
+            return fail_all(
+                EvacuationError(f"Auto Scaling group {name}: subnets not found: {unknown}")
+            )
+        placement = list(observed.subnets)
+        in_az = [s for s in placement if observation.subnet_az[s] == az_id]
+    else:
+        # A group defined by AZs (aws-semantics ASG-8): by ID where it reports IDs.
+        zones, in_az = _zone_placement(observed, observation, az_id)
+        if zones is None:
+            error = EvacuationError(
+                f"Auto Scaling group {name}: cannot tell which of {list(observed.zones)} is "
+                f"{az_id} (no AvailabilityZoneIds, and the zone map could not be read)"
+            )
+            return fail_all(error)
+        placement = zones
+    remaining = [s for s in placement if s not in in_az]
     suspended = sorted(observed.suspended)
     wanted = sorted(observed.suspended | set(config.autoscaling.suspend_processes))
-    resumed = subnets_key in touched or capacity_key in touched
+    resumed = placement_key in touched or capacity_key in touched
+    what = "subnet" if observed.subnets else "AZ"
 
     def skip_all(reason: str, *, gap: bool) -> list[PlannedStep]:
         return [
             PlannedStep(processes_key, suspended, None, False, reason, gap=gap, group=group),
-            PlannedStep(subnets_key, list(observed.subnets), None, False, reason, gap, group=group),
+            PlannedStep(placement_key, placement, None, False, reason, gap, group=group),
         ]
 
     if not in_az and not resumed:
-        return skip_all(f"the group has no subnet in {az_id}", gap=False)
+        return skip_all(f"the group has no {what} in {az_id}", gap=False)
     # A resumed group was sized and checked when its evacuation started; checking it again
     # against the group as we left it would count our own changes twice.
     no_subnet_left = None if resumed else guards.no_subnet_left(name, az_id, remaining)
     if no_subnet_left:
         return skip_all(no_subnet_left, gap=True)
-    steps = []
-    if config.safety.prescale:
-        steps.append(_capacity_step(capacity_key, observed, observation, touched, group))
-    # Suspend first: removing a subnet while AZRebalance runs starts a rebalancing activity that
-    # terminates instances in the impaired AZ (control-plane churn during the event) while the
-    # zonal shift already keeps traffic off them.
-    steps += [
-        PlannedStep(processes_key, suspended, wanted, suspended != wanted, group=group),
-        PlannedStep(subnets_key, list(observed.subnets), remaining, bool(in_az), group=group),
+    current = {"placement": placement, **_serving(observed, az_id)}
+    # Order (ASG-3): suspend AZRebalance first (removing the AZ while it runs starts a
+    # rebalancing that terminates the AZ's instances), then remove the AZ, then prescale: raising
+    # desired while the AZ is still enabled puts about a third of the new instances into it.
+    steps = [
+        PlannedStep(processes_key, suspended, wanted, suspended != wanted, note=why, group=group),
+        PlannedStep(placement_key, current, remaining, bool(in_az), group=group),
     ]
+    if config.safety.prescale:
+        steps.append(_capacity_step(capacity_key, observed, az_id, touched, group))
     return steps
+
+
+def _zone_placement(
+    observed: Group, observation: Observation, az_id: str
+) -> tuple[list[str] | None, list[str]]:
+    """(the group's AZ list as the API takes it, the entries that are `az_id`)."""
+    if observed.zone_ids:
+        return list(observed.zone_ids), [z for z in observed.zone_ids if z == az_id]
+    if observation.zone_ids is None:
+        return None, []
+    zones = list(observed.zones)
+    return zones, [z for z in zones if observation.zone_ids.get(z) == az_id]
 
 
 def _capacity_step(
     key: StepKey,
     observed: Group,
-    observation: Observation,
+    az_id: str,
     touched: Mapping[StepKey, StepRecord],
     group: str,
 ) -> PlannedStep:
-    """Prescale: desired + the AZ's share. Over MaxSize, this group's prescale is skipped with
-    the shortfall (the evacuation is PARTIAL); its subnets still come out, and the data plane
-    never waits on it."""
+    """Prescale, last: desired + what the AZ really serves. Above MaxSize, raised to MaxSize
+    with the shortfall said (PARTIAL); the data plane never waits on it.
+
+    Resumed, the target recorded before the first run acted stands, but a live desired below it
+    (a scaling policy or a human scaled in since) is reported, never fought every 5 minutes."""
     if key in touched and isinstance(touched[key].after, int):
-        target = touched[key].after  # the intent recorded before we acted
-        return PlannedStep(key, observed.desired, target, target > observed.desired, group=group)
-    zones = {observation.subnet_az[s] for s in observed.subnets}
-    sizing = guards.capacity(
+        target = int(touched[key].after)
+        if observed.desired < target:
+            note = (
+                f"desired is {observed.desired}, below azevac's {target}: scaled in since "
+                "(scaling policy or a human); left as it is"
+            )
+            return PlannedStep(key, observed.desired, target, False, note=note, group=group)
+        return PlannedStep(key, observed.desired, target, False, group=group)
+    sizing = guards.prescale_target(
         observed.name,
         desired=observed.desired,
         max_size=observed.max_size,
-        azs_before=len(zones),
-        azs_in_impaired=1,
-        prescale=True,
+        serving_in_az=observed.serving_in(az_id),
     )
-    if sizing.refusal is not None:
-        return PlannedStep(
-            key, observed.desired, None, False, sizing.refusal, gap=True, group=group
-        )
-    target = sizing.desired if sizing.desired is not None else observed.desired
-    return PlannedStep(key, observed.desired, target, target > observed.desired, group=group)
+    target = sizing.desired
+    return PlannedStep(
+        key,
+        observed.desired,
+        target,
+        target > observed.desired,
+        note=sizing.shortfall,
+        gap=sizing.shortfall is not None,
+        group=group,
+    )
 
 
 def _weights_at_zero(

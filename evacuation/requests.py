@@ -13,7 +13,7 @@ from evacuation.model import Evacuation, Trigger
 from evacuation.result import Result, evacuation_dict
 from evacuation.retry import Deadline
 
-Action = Literal["plan", "evacuate", "recover", "status", "practice"]
+Action = Literal["plan", "evacuate", "recover", "status", "practice", "abandon"]
 
 
 class ManualRequest(BaseModel):
@@ -31,6 +31,8 @@ class ManualRequest(BaseModel):
     """practice: how long the AZ stays evacuated before recovering on its own."""
     stop_alarms: list[str] = Field(default_factory=list, max_length=10)
     """practice: recover at once if any of these alarms goes to ALARM."""
+    no_wait: bool = False
+    """recover: restore traffic without waiting for the AZ's capacity (said in the answer)."""
 
     @model_validator(mode="after")
     def _az_when_needed(self) -> ManualRequest:
@@ -38,6 +40,8 @@ class ManualRequest(BaseModel):
             raise ValueError(f"az is required for action {self.action}")
         if self.action == "practice" and self.minutes is None:
             raise ValueError("minutes is required for action practice")
+        if self.action == "abandon" and not self.reason.strip():
+            raise ValueError("reason is required for action abandon: it is recorded and sent")
         return self
 
 
@@ -85,7 +89,11 @@ def run_request(
             reason=request.reason,
             deadline=deadline,
         )
-    return controller.recover(request.az, reason=reason, deadline=deadline)
+    if request.action == "abandon":
+        return controller.abandon(request.az, reason=request.reason, deadline=deadline)
+    return controller.recover(
+        request.az, reason=reason, deadline=deadline, wait=not request.no_wait
+    )
 
 
 def answer(workload: str, outcome: Result | list[Evacuation]) -> dict[str, Any]:

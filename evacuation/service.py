@@ -84,7 +84,7 @@ def on_manual(
     """Carry out an operator's request; notify on evacuate and recover."""
     metrics.add_metric(name="ManualRequests", unit=MetricUnit.Count, value=1)
     outcome = run_request(controller, request, deadline)
-    acted = request.action in ("evacuate", "recover", "practice") and not request.dry_run
+    acted = request.action in ("evacuate", "recover", "practice", "abandon") and not request.dry_run
     if acted and isinstance(outcome, Result):
         _announce(notifier, metrics, outcome, request.action)
     return answer(controller.config.workload, outcome)

@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from evacuation.aws.clients import AwsClients, Caller
 
 DESCRIBE_BATCH = 50
+
+
+@dataclass(frozen=True)
+class Instance:
+    instance_id: str
+    az_id: str | None
+    """AvailabilityZoneId; None where the API leaves it out (then `az` names the zone)."""
+    az: str
+    lifecycle: str
+    health: str
+    weight: float
+
+    @property
+    def serving(self) -> bool:
+        """InService and Healthy: capacity that carries load (aws-semantics ASG-5)."""
+        return self.lifecycle == "InService" and self.health == "Healthy"
 
 
 @dataclass(frozen=True)
@@ -21,6 +37,60 @@ class Group:
     desired: int
     min_size: int
     max_size: int
+    arn: str = ""
+    zone_ids: tuple[str, ...] = ()
+    """AvailabilityZoneIds, for a group defined by AZ IDs instead of subnets."""
+    zones: tuple[str, ...] = ()
+    """AvailabilityZones (names), as the API reports them (for every group)."""
+    zonal_shift_enabled: bool = False
+    """AvailabilityZoneImpairmentPolicy.ZonalShiftEnabled: the group takes ARC zonal shifts."""
+    impaired_health: str | None = None
+    """ImpairedZoneHealthCheckBehavior: IgnoreUnhealthy or ReplaceUnhealthy."""
+    suspension_reasons: Mapping[str, str] = field(default_factory=dict)
+    """process -> SuspensionReason (says who suspended it, and when)."""
+    instances: tuple[Instance, ...] = ()
+
+    def serving_in(self, az_id: str, zone_name: str | None = None) -> float:
+        """Summed weighted capacity of the InService, Healthy instances in the AZ."""
+        return sum(
+            i.weight
+            for i in self.instances
+            if i.serving and (i.az_id == az_id or (i.az_id is None and i.az == zone_name))
+        )
+
+
+def _group(raw: Mapping[str, Any]) -> Group:
+    subnets = tuple(s.strip() for s in raw.get("VPCZoneIdentifier", "").split(",") if s.strip())
+    policy = raw.get("AvailabilityZoneImpairmentPolicy") or {}
+    instances = tuple(
+        Instance(
+            instance_id=i["InstanceId"],
+            az_id=i.get("AvailabilityZoneId"),
+            az=i.get("AvailabilityZone", ""),
+            lifecycle=i.get("LifecycleState", ""),
+            health=i.get("HealthStatus", ""),
+            weight=float(i.get("WeightedCapacity") or 1),
+        )
+        for i in raw.get("Instances", [])
+    )
+    return Group(
+        name=raw["AutoScalingGroupName"],
+        subnets=subnets,
+        suspended=frozenset(p["ProcessName"] for p in raw.get("SuspendedProcesses", [])),
+        desired=raw["DesiredCapacity"],
+        min_size=raw["MinSize"],
+        max_size=raw["MaxSize"],
+        arn=raw.get("AutoScalingGroupARN", ""),
+        zone_ids=tuple(raw.get("AvailabilityZoneIds", [])),
+        zones=tuple(raw.get("AvailabilityZones", [])),
+        zonal_shift_enabled=bool(policy.get("ZonalShiftEnabled")),
+        impaired_health=policy.get("ImpairedZoneHealthCheckBehavior"),
+        suspension_reasons={
+            p["ProcessName"]: p.get("SuspensionReason", "")
+            for p in raw.get("SuspendedProcesses", [])
+        },
+        instances=instances,
+    )
 
 
 class AutoScalingGateway:
@@ -47,19 +117,7 @@ class AutoScalingGateway:
                     partial(asg.describe_auto_scaling_groups, **kwargs),
                 )
                 for raw in response["AutoScalingGroups"]:
-                    subnets = tuple(
-                        s.strip() for s in raw.get("VPCZoneIdentifier", "").split(",") if s.strip()
-                    )
-                    groups[raw["AutoScalingGroupName"]] = Group(
-                        name=raw["AutoScalingGroupName"],
-                        subnets=subnets,
-                        suspended=frozenset(
-                            p["ProcessName"] for p in raw.get("SuspendedProcesses", [])
-                        ),
-                        desired=raw["DesiredCapacity"],
-                        min_size=raw["MinSize"],
-                        max_size=raw["MaxSize"],
-                    )
+                    groups[raw["AutoScalingGroupName"]] = _group(raw)
                 token = response.get("NextToken")
                 if not token:
                     break
@@ -74,6 +132,26 @@ class AutoScalingGateway:
                 AutoScalingGroupName=name, VPCZoneIdentifier=identifier
             ),
         )
+
+    def set_zones(self, name: str, zone_ids: Iterable[str] = (), names: Iterable[str] = ()) -> None:
+        """Set a group's AZs by ID (AvailabilityZoneIds) or, for a group defined by names, by
+        name (AvailabilityZones); the API accepts one or the other, never both."""
+        asg = self._clients.autoscaling()
+        ids, zone_names = list(zone_ids), list(names)
+        if bool(ids) == bool(zone_names):
+            raise ValueError("give AZ IDs or AZ names, exactly one of the two")
+        update = (
+            partial(
+                asg.update_auto_scaling_group, AutoScalingGroupName=name, AvailabilityZoneIds=ids
+            )
+            if ids
+            else partial(
+                asg.update_auto_scaling_group,
+                AutoScalingGroupName=name,
+                AvailabilityZones=zone_names,
+            )
+        )
+        self._call("autoscaling.UpdateAutoScalingGroup", update)
 
     def set_desired_capacity(self, name: str, desired: int) -> None:
         asg = self._clients.autoscaling()

@@ -7,15 +7,24 @@ from typing import Any
 
 from evacuation.aws.autoscaling import Group
 from evacuation.errors import StepFailedError
-from evacuation.model import JsonValue, Outcome, PlannedStep, StepKey, StepRecord
+from evacuation.model import AZ_ID_PATTERN, JsonValue, Outcome, PlannedStep, StepKey, StepRecord
 from evacuation.steps.base import Reverted, RunContext, Verdict, Verified
 
 
-def _read(ctx: RunContext, name: str) -> Group:
-    group = ctx.gateways.autoscaling.describe_groups([name]).get(name)
-    if group is None:
-        raise StepFailedError(f"Auto Scaling group {name} not found")
-    return group
+def _read(ctx: RunContext, name: str) -> Group | None:
+    """The group as it is now; None when it no longer exists (recover skips it, and says so)."""
+    return ctx.gateways.autoscaling.describe_groups([name]).get(name)
+
+
+GONE = Reverted(Outcome.SKIPPED, "the group no longer exists: nothing to restore")
+
+
+def placement_of(before: Any) -> list[str]:
+    """The subnets or AZs a group had, from a before-image ({"placement": [...]}, or the plain
+    list older records hold)."""
+    if isinstance(before, dict):
+        return list(before.get("placement") or [])
+    return list(before or [])
 
 
 def _read_back(
@@ -59,7 +68,11 @@ class CapacityRunner:
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         results: dict[StepKey, Reverted] = {}
         for record in records:
-            current = _read(ctx, record.key.resource).desired
+            group = _read(ctx, record.key.resource)
+            if group is None:
+                results[record.key] = GONE
+                continue
+            current = group.desired
             if current == record.before:
                 results[record.key] = Reverted(Outcome.UNCHANGED, "desired is already as before")
             elif current != record.after:
@@ -85,23 +98,56 @@ class ProcessesRunner:
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
-        def problem(group: Group, after: Any) -> str | None:
-            missing = set(after) - group.suspended
-            return f"still not suspended: {sorted(missing)}" if missing else None
-
-        return _read_back(ctx, steps, afters, problem)
+        """Read back; the after-image keeps each suspension's SuspensionReason (it says who
+        suspended and when), so recover can tell ours from a later one by someone else."""
+        groups = ctx.gateways.autoscaling.describe_groups(step.resource for step in steps)
+        results: dict[StepKey, Verified] = {}
+        for step in steps:
+            group = groups.get(step.resource)
+            if group is None:
+                raise StepFailedError(f"Auto Scaling group {step.resource} not found")
+            wanted = list(afters[step.key])
+            missing = set(wanted) - group.suspended
+            if missing:
+                results[step.key] = Verified(
+                    Verdict.DIVERGED, f"still not suspended: {sorted(missing)}"
+                )
+                continue
+            ours = set(wanted) - set(step.current or ())
+            reasons = {p: group.suspension_reasons.get(p, "") for p in sorted(ours)}
+            after = {"suspended": wanted, "reasons": reasons}
+            results[step.key] = Verified(Verdict.CONVERGED, after=after)
+        return results
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
+        """Resume only what this evacuation suspended and what is still suspended by that same
+        suspension: someone who suspended it again since keeps it suspended (ASG-4)."""
         results: dict[StepKey, Reverted] = {}
         for record in records:
-            # Ours: what we set minus what was already suspended before we came.
-            ours = set(record.after or ()) - set(record.before or ())
-            still = ours & _read(ctx, record.key.resource).suspended
-            if not still:
-                results[record.key] = Reverted(Outcome.UNCHANGED, "nothing of ours is suspended")
+            after = record.after
+            wanted = after.get("suspended", []) if isinstance(after, dict) else list(after or ())
+            reasons = after.get("reasons", {}) if isinstance(after, dict) else {}
+            ours = set(wanted) - set(record.before or ())
+            group = _read(ctx, record.key.resource)
+            if group is None:
+                results[record.key] = GONE
                 continue
-            ctx.gateways.autoscaling.resume_processes(record.key.resource, still)
-            results[record.key] = Reverted(Outcome.REVERTED, after={"resumed": sorted(still)})
+            still = ours & group.suspended
+            theirs = {
+                p for p in still if p in reasons and group.suspension_reasons.get(p) != reasons[p]
+            }
+            resume = still - theirs
+            left = (
+                f"; {sorted(theirs)} suspended again by someone else since: left" if theirs else ""
+            )
+            if not resume:
+                reason = "nothing of ours is suspended" + left
+                results[record.key] = Reverted(Outcome.UNCHANGED, reason)
+                continue
+            ctx.gateways.autoscaling.resume_processes(record.key.resource, resume)
+            results[record.key] = Reverted(
+                Outcome.REVERTED, left[2:] or None, after={"resumed": sorted(resume)}
+            )
         return results
 
 
@@ -110,34 +156,64 @@ class SubnetsRunner:
 
     def apply(self, ctx: RunContext, steps: Sequence[PlannedStep]) -> Mapping[StepKey, JsonValue]:
         for step in steps:
-            ctx.gateways.autoscaling.set_subnets(step.resource, step.intended)
+            self._set(ctx, step.resource, step.intended)
         return {step.key: list(step.intended) for step in steps}
+
+    @staticmethod
+    def _set(ctx: RunContext, name: str, placement: Sequence[str]) -> None:
+        ctx.gateways.autoscaling.set_subnets(name, placement)
+
+    @staticmethod
+    def _placement(group: Group) -> list[str]:
+        return list(group.subnets)
 
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
         def problem(group: Group, after: Any) -> str | None:
-            ok = set(group.subnets) == set(after)
-            return None if ok else f"group reads back subnets {list(group.subnets)}"
+            ok = set(self._placement(group)) == set(after)
+            return None if ok else f"group reads back {self._placement(group)}"
 
         return _read_back(ctx, steps, afters, problem)
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         results: dict[StepKey, Reverted] = {}
         for record in records:
-            before = list(record.before)
+            before = placement_of(record.before)
             ours_after = set(record.after or before)
-            current = list(_read(ctx, record.key.resource).subnets)
+            group = _read(ctx, record.key.resource)
+            if group is None:
+                results[record.key] = GONE
+                continue
+            current = self._placement(group)
             if set(current) == set(before):
-                results[record.key] = Reverted(Outcome.UNCHANGED, "subnets are already as before")
+                results[record.key] = Reverted(Outcome.UNCHANGED, "already as before")
                 continue
             if set(current) == ours_after:
                 restored, reason = before, None
             else:
-                # Someone changed the subnets since: add back only what we removed.
+                # Someone changed them since: add back only what we removed.
                 removed = [s for s in before if s not in ours_after]
                 restored = current + [s for s in removed if s not in current]
-                reason = "subnets changed since the evacuation; added back only ours"
-            ctx.gateways.autoscaling.set_subnets(record.key.resource, restored)
+                reason = "changed since the evacuation; added back only ours"
+            self._set(ctx, record.key.resource, restored)
             results[record.key] = Reverted(Outcome.REVERTED, reason, after=restored)
         return results
+
+
+class ZonesRunner(SubnetsRunner):
+    """A group defined by AZs instead of subnets (ASG-8): the same, on AvailabilityZoneIds where
+    the group reports them, else on AvailabilityZones (names). Never reported as skipped: such a
+    group keeps launching into the AZ until its list changes."""
+
+    @staticmethod
+    def _set(ctx: RunContext, name: str, placement: Sequence[str]) -> None:
+        by_id = all(AZ_ID_PATTERN.match(z) for z in placement)
+        if by_id:
+            ctx.gateways.autoscaling.set_zones(name, zone_ids=placement)
+        else:
+            ctx.gateways.autoscaling.set_zones(name, names=placement)
+
+    @staticmethod
+    def _placement(group: Group) -> list[str]:
+        return list(group.zone_ids or group.zones)

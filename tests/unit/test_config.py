@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,16 @@ def test_documented_example_loads() -> None:
         (lambda c: c["zonal_shift"].update(resources=["web-alb"]), "is not an ALB, NLB"),
         (lambda c: c["autoscaling"].update(groups=[]), "autoscaling.groups"),
         (lambda c: c["autoscaling"].update(suspend_processes=["Nap"]), "unknown process"),
+        # ASG-6: suspending these destroys or freezes capacity
+        (
+            lambda c: c["autoscaling"].update(suspend_processes=["Launch"]),
+            "autoscaling.suspend_processes: ",
+        ),
+        (
+            lambda c: c["autoscaling"].update(suspend_processes=["AZRebalance", "Terminate"]),
+            "Terminate'] must not be suspended during an evacuation",
+        ),
+        (lambda c: c["autoscaling"].update(method="drain"), "autoscaling.method"),
         (lambda c: c["alarms"].update(x="us-east-1b"), "alarms.x: 'us-east-1b' is an AZ name"),
         (
             lambda c: c["route53"][0]["set_identifiers"].update({"us-east-1a": "x"}),
@@ -67,7 +78,7 @@ def test_documented_example_loads() -> None:
 def test_broken_config_names_the_key_and_the_problem(mutate: Any, expected: str) -> None:
     config = good()
     mutate(config)
-    with pytest.raises(ConfigurationError, match=expected.replace(".", r"\.")):
+    with pytest.raises(ConfigurationError, match=re.escape(expected)):
         parse_config(config)
 
 

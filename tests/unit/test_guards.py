@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -125,26 +126,17 @@ def test_rate_of_change_refuses_at_the_daily_limit(recent: int, limit: int) -> N
     assert (guards.rate_of_change(recent, limit) is not None) == (recent >= limit)
 
 
-@given(
-    desired=st.integers(0, 100),
-    max_size=st.integers(0, 200),
-    azs=st.integers(1, 6),
-    prescale=st.booleans(),
-)
-def test_capacity_holds_todays_load_in_the_remaining_azs(
-    desired: int, max_size: int, azs: int, prescale: bool
+@given(st.integers(0, 50), st.integers(0, 80), st.floats(0, 30, allow_nan=False))
+def test_prescale_holds_what_the_az_serves_up_to_max_size(
+    desired: int, max_size: int, serving: float
 ) -> None:
-    decision = guards.capacity(
-        "web", desired=desired, max_size=max_size, azs_before=azs, azs_in_impaired=1,
-        prescale=prescale,
-    )  # fmt: skip
-    if azs == 1:
-        assert decision.skip_reason and decision.refusal is None and decision.desired is None
-        return
-    needed = desired + -(-desired // azs) if desired else 0
-    assert (decision.refusal is not None) == (needed > max_size)
-    if decision.refusal is None and prescale and desired:
-        # what stays counted in the impaired AZ plus all of today's load elsewhere
-        assert decision.desired == needed <= max_size
-    if not prescale:
-        assert decision.desired is None
+    target = guards.prescale_target(
+        "web", desired=desired, max_size=max_size, serving_in_az=serving
+    )
+    needed = desired + math.ceil(serving)
+    if needed <= max_size:
+        assert target.desired == needed and target.shortfall is None
+    else:
+        # raised as far as MaxSize allows (never lowered), the shortfall said, never a refusal
+        assert target.desired == max(desired, max_size)
+        assert target.shortfall and "MaxSize" in target.shortfall
