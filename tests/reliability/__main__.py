@@ -44,6 +44,8 @@ def main() -> int:
         run("convergence", lambda: campaigns.convergence(built, seeds))
         precedence_seeds = [rng.randrange(2**32) for _ in range(args.schedules // 2)]
         run("precedence", lambda: campaigns.precedence(built, precedence_seeds))
+        recovery_seeds = [rng.randrange(2**32) for _ in range(args.schedules // 2)]
+        run("recovery", lambda: campaigns.recovery(built, recovery_seeds))
         run("crash points", lambda: campaigns.crash_points(built))
         run("crash points (prescale)", lambda: campaigns.crash_points(
             built, safety={"prescale": True}))  # fmt: skip

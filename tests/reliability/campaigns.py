@@ -13,11 +13,13 @@ import string
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any
+
+import boto3
 
 from evacuation import runtime
 from evacuation.emulator.table import create_state_table
@@ -501,6 +503,124 @@ def precedence(lab: Lab, seeds: Iterable[int]) -> Tally:
     tally = Tally("ARC precedence (autoshifts, practice vs real alarm)")
     for seed in seeds:
         precedence_case(lab, seed, tally)
+    return tally
+
+
+# -- 5c. recovery order ---------------------------------------------------------------------------
+
+TRAFFIC_OPS = {("arc-zonal-shift", "CancelZonalShift"), ("route53", "ChangeResourceRecordSets")}
+
+
+class RecoveryWatch:
+    """Checks, at every call recover makes, that no traffic comes back while a capacity step is
+    unfinished (REC-1, REC-2): a traffic call with a group still short of its subnets or with
+    azevac's AZRebalance suspension still in place is a violation. And at every mutation of an
+    evacuation, that no instance lands in the evacuated AZ because of it."""
+
+    def __init__(self, lab: Lab, phase: str) -> None:
+        self.lab, self.phase = lab, phase
+        self.violations: list[str] = []
+        # Its own reads go through a session without the lab's hooks: no faults, not counted.
+        self._autoscaling = boto3.Session(region_name="us-east-1").client("autoscaling")
+        self.in_az_before = self._in_az()
+
+    def __enter__(self) -> RecoveryWatch:
+        self.lab.session.events.register("before-call.*.*", self._before, unique_id="recwatch")
+        self.lab.session.events.register("after-call.*.*", self._after, unique_id="recwatch-a")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.lab.session.events.unregister("before-call.*.*", unique_id="recwatch")
+        self.lab.session.events.unregister("after-call.*.*", unique_id="recwatch-a")
+
+    def _before(self, model: Any, params: Any = None, **_: Any) -> None:
+        key = (model.service_model.service_name, model.name)
+        if self.phase != "recover" or key not in TRAFFIC_OPS:
+            return
+        if key[1] == "CancelZonalShift" and not self._is_lb_shift(
+            (params or {}).get("zonalShiftId")
+        ):
+            return
+        original = self.lab.original["asgs"]
+        short = [
+            g["AutoScalingGroupName"]
+            for g in self._groups()
+            if sorted(g["VPCZoneIdentifier"].split(","))
+            != original[g["AutoScalingGroupName"]]["subnets"]
+        ]
+        if short:
+            self.violations.append(f"{key[1]} while {short} still lack their subnets")
+
+    def _after(self, model: Any, **_: Any) -> None:
+        name = model.name
+        if (
+            self.phase == "evacuate"
+            and not name.startswith(READS)
+            and model.service_model.service_name == "autoscaling"
+        ):
+            now = self._in_az()
+            if now > self.in_az_before:
+                self.violations.append(
+                    f"{name}: {now - self.in_az_before} instance(s) launched into {AZ}"
+                )
+
+    def _is_lb_shift(self, shift_id: str | None) -> bool:
+        arn = self.lab.world.load_balancer_arn
+        return any(s["zonalShiftId"] == shift_id for s in self.lab.fake.shifts(arn))
+
+    def _groups(self) -> list[dict[str, Any]]:
+        return self._autoscaling.describe_auto_scaling_groups(  # type: ignore[no-any-return]
+            AutoScalingGroupNames=list(self.lab.world.groups)
+        )["AutoScalingGroups"]
+
+    def _in_az(self) -> int:
+        return sum(
+            1
+            for g in self._groups()
+            for i in g.get("Instances", [])
+            if i.get("AvailabilityZoneId") == AZ
+        )
+
+
+def recovery_case(lab: Lab, seed: int, tally: Tally) -> None:
+    """Evacuate (prescale or not), then recover under a random fault schedule or with a crash at
+    a random call; the reconciler then carries the recovery through. Bar: no traffic before
+    capacity, no instance into the AZ from azevac's changes, RECOVERED to the exact original."""
+    rng = random.Random(seed)
+    lab.reset()
+    store = InMemoryStateStore()
+    config = {"safety": {"prescale": True}} if rng.random() < 0.5 else {}
+    label = f"seed {seed} {'prescale' if config else 'plain'}"
+    with RecoveryWatch(lab, "evacuate") as watch:
+        evacuated = lab.controller(store, **config).evacuate(AZ, reason=label)
+    problems = [f"{label}: {v}" for v in watch.violations]
+    if evacuated.status is not Status.EVACUATED:
+        problems.append(f"{label}: evacuation ended {evacuated.status.value}")
+    crash_at = rng.randint(1, 12) if rng.random() < 0.4 else None
+    if crash_at is None:
+        lab.faults.randomize(seed, rate=0.3)
+    else:
+        lab.faults.crash_before_mutation = crash_at
+    with RecoveryWatch(lab, "recover") as watch:
+        with suppress(SimulatedCrash):
+            lab.controller(store, **config).recover(AZ, reason=label)
+        lab.faults.clear()
+        lab.clock.advance(timedelta(hours=1))  # past a killed run's lease
+        if AZ in store.held(lab.world.workload):
+            lab.controller(store, **config).reconcile()
+    problems += [f"{label}: {v}" for v in watch.violations]
+    problems += [f"{label}: {p}" for p in invariants(lab)]
+    ok = AZ not in store.held(lab.world.workload) and lab.state() == lab.original
+    if not ok:
+        problems.append(f"{label}: not RECOVERED to the original state")
+        problems += _recover_and_check(lab, store, label)
+    tally.count(ok and not problems, problems)
+
+
+def recovery(lab: Lab, seeds: Iterable[int]) -> Tally:
+    tally = Tally("recovery order (faults, crashes)")
+    for seed in seeds:
+        recovery_case(lab, seed, tally)
     return tally
 
 

@@ -62,6 +62,14 @@ def test_aws_autoshifts_and_practice_runs_never_lose_to_azevac(shared_lab: Lab, 
     _assert_clean(tally)
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1))
+def test_recovery_never_restores_traffic_before_capacity(shared_lab: Lab, seed: int) -> None:
+    tally = campaigns.Tally("recovery order")
+    campaigns.recovery_case(shared_lab, seed, tally)
+    _assert_clean(tally)
+
+
 def test_a_lost_response_is_never_applied_twice_in_a_harmful_way(shared_lab: Lab) -> None:
     _assert_clean(campaigns.lost_responses(shared_lab))
 
