@@ -238,6 +238,11 @@ class Config(_Strict):
     route53: list[RecordSetConfig] = Field(default_factory=list)
     autoscaling: AutoScalingConfig | None = None
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
+    alarms_by_name_pattern: bool = False
+    """Also evacuate on an unmapped alarm whose name contains an AZ ID (checkout-use1-az1-...).
+    Off by default: any alarm so named, a disk-space warning too, would evacuate."""
+    max_event_age_seconds: int = Field(default=600, ge=1, le=86_400)
+    """An alarm event older than this is ignored (async retries deliver up to an hour late)."""
     safety: SafetyConfig = SafetyConfig()
     execution: ExecutionConfig = ExecutionConfig()
     recovery: RecoveryConfig = RecoveryConfig()

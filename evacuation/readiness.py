@@ -43,12 +43,39 @@ def readiness_problems(config: Config, observation: Observation) -> list[str]:
         if not isinstance(group, Group):
             problems.append(f"Auto Scaling group {name}: {group}")
             continue
+        problems += _group_lever(config, group)
+        if not group.subnets:
+            if len(group.zone_ids or group.zones) < 2:
+                problems.append(f"Auto Scaling group {name}: in one AZ only")
+            continue
         zones = {observation.subnet_az.get(s) for s in group.subnets}
         if None in zones:
             problems.append(f"Auto Scaling group {name}: a subnet cannot be resolved to an AZ")
         if len(zones - {None}) < 2:
             problems.append(f"Auto Scaling group {name}: in one AZ only; evacuation would empty it")
     return problems
+
+
+def _group_lever(config: Config, group: Group) -> list[str]:
+    """ASG-7: the group's own ARC zonal shift is the lever that changes no configuration.
+    https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-zonal-shift.html"""
+    method = config.autoscaling.method if config.autoscaling else "auto"
+    if not group.zonal_shift_enabled:
+        if method == "zonal_shift":
+            return [
+                f"Auto Scaling group {group.name}: not enabled for zonal shift "
+                "(AvailabilityZoneImpairmentPolicy.ZonalShiftEnabled) but autoscaling.method is "
+                "zonal_shift: an evacuation leaves it launching into the AZ"
+            ]
+        return []
+    if method != "subnets" and group.impaired_health == "ReplaceUnhealthy":
+        return [
+            f"Auto Scaling group {group.name}: ImpairedZoneHealthCheckBehavior is "
+            "ReplaceUnhealthy: during a zonal shift, unhealthy instances in the impaired AZ are "
+            "still replaced (IgnoreUnhealthy keeps them, and is what AWS recommends for "
+            "prescaled groups)"
+        ]
+    return []
 
 
 def _health_checked(key: str, records: Sequence[Mapping[str, Any]]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import boto3
@@ -10,11 +11,13 @@ import structlog
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from evacuation import logs
-from evacuation.aws.clients import AwsClients
+from evacuation.alarms import FunctionIdentity, arn_account_region
+from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.controller import Controller
 from evacuation.executor import StepListener
 from evacuation.notify import Notifier
-from evacuation.retry import Deadline
+from evacuation.retry import Deadline, RetryPolicy
 from evacuation.settings import Settings, load, state_store
 from evacuation.state import StateStore
 
@@ -44,6 +47,23 @@ class Runtime:
             if self._store is None:
                 self._store = state_store(self.settings, clients)
         return Controller(config, clients, self._store, on_step=on_step)
+
+    def alarm_states(self, names: Iterable[str]) -> Mapping[str, str]:
+        """The alarms' current states from CloudWatch (DescribeAlarms), retried briefly."""
+        call = Caller(RetryPolicy(Deadline.within(20.0), max_attempts=3))
+        return CloudWatchGateway(self.clients, call).alarm_states(names)
+
+    def identity(self, context: Any) -> FunctionIdentity:
+        """This function's account and region: from the context's invoked_function_arn (no extra
+        call), the region as the clients use it (AWS_REGION in Lambda)."""
+        account, arn_region = arn_account_region(getattr(context, "invoked_function_arn", None))
+        try:
+            region: str | None = self.clients.region
+        except Exception:  # noqa: BLE001 - no region configured: fall back to the ARN's
+            region = None
+        if region in (None, "None"):
+            region = arn_region
+        return FunctionIdentity(account=account, region=region)
 
     def notifier(self) -> Notifier:
         return Notifier(self.clients, self.settings.topic_arn)

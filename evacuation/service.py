@@ -4,13 +4,15 @@ The Lambda handlers and the CLI call these; they hold no AWS logic of their own.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from evacuation.alarms import AlarmSignal, decide
+from evacuation.alarms import AlarmDecision, AlarmSignal, FunctionIdentity, decide, verify_origin
 from evacuation.controller import Controller
 from evacuation.errors import InvalidRequestError
 from evacuation.metrics import record_result
@@ -33,22 +35,59 @@ def _announce(notifier: Notifier, metrics: Metrics, result: Result, event: str) 
         notifier.send(result, f"{event}:")
 
 
+AlarmStates = Callable[[Iterable[str]], Mapping[str, str]]
+"""alarm names -> their current state, read from CloudWatch (DescribeAlarms)."""
+
+
+def _verify(
+    signal: AlarmSignal,
+    controller: Controller,
+    identity: FunctionIdentity,
+    alarm_states: AlarmStates,
+    now: datetime,
+) -> AlarmDecision:
+    """The AZ to evacuate, or why not: the event's origin and age, the config's mapping, then
+    the alarm's state as CloudWatch holds it now (an event is a claim, not the truth)."""
+    config = controller.config
+    why_not = verify_origin(signal, identity, now, config.max_event_age_seconds)
+    if why_not is not None:
+        return AlarmDecision(None, why_not)
+    decision = decide(signal, config)
+    if decision.az_id is None:
+        return decision
+    current = alarm_states([signal.alarm_name]).get(signal.alarm_name)
+    if current is None:
+        return AlarmDecision(
+            None, f"alarm {signal.alarm_name} does not exist in this account and region"
+        )
+    if current != "ALARM":
+        return AlarmDecision(None, f"alarm {signal.alarm_name} is {current} now, no longer ALARM")
+    return decision
+
+
 def on_alarm(
     controller: Controller,
     signal: AlarmSignal,
     *,
     notifier: Notifier,
     metrics: Metrics,
+    identity: FunctionIdentity,
+    alarm_states: AlarmStates,
     deadline: Deadline | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Evacuate the AZ a fresh ALARM names; anything else is logged and changes nothing."""
-    decision = decide(signal, controller.config)
+    """Evacuate the AZ a fresh, verified ALARM names; anything else is logged, answered IGNORED
+    with the reason, and changes nothing."""
+    decision = _verify(signal, controller, identity, alarm_states, now or datetime.now(UTC))
     log.info(
         "alarm.decision",
         alarm=signal.alarm_name,
         state=signal.state,
         previous_state=signal.previous_state,
         source=signal.source,
+        account=signal.account,
+        region=signal.region,
+        event_time=signal.time,
         az_id=decision.az_id,
         act=decision.az_id is not None,
         why=decision.why,
@@ -99,6 +138,8 @@ def on_reconcile(
 ) -> dict[str, Any]:
     """The 5-minute pass: keep evacuations true, report readiness problems."""
     report = controller.reconcile(deadline)
+    # Every reconcile metric carries the workload dimension (template.yaml alarms on them).
+    metrics.add_dimension(name="workload", value=controller.config.workload)
     metrics.add_metric(
         name="ReadinessProblems", unit=MetricUnit.Count, value=len(report.readiness_problems)
     )

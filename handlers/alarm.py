@@ -33,6 +33,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
     rt = runtime.begin_invocation("alarm", context)
     signal: AlarmSignal = parse_alarm_event(event)
+    identity = rt.identity(context)
 
     def evacuate(signal: dict[str, Any]) -> dict[str, Any]:
         return service.on_alarm(
@@ -40,6 +41,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             AlarmSignal(**signal),
             notifier=rt.notifier(),
             metrics=metrics,
+            identity=identity,
+            alarm_states=rt.alarm_states,
             deadline=runtime.deadline_for(context),
         )
 

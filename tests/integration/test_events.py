@@ -15,7 +15,7 @@ from evacuation.runtime import Runtime
 from evacuation.settings import Settings
 from handlers import alarm, manual, reconcile
 from tests.support.lambda_context import FakeLambdaContext
-from tests.support.sample_events import EVENTS, SETUP, check_answer, handler_of
+from tests.support.sample_events import EVENTS, SETUP, check_answer, fire, handler_of, load
 
 HANDLERS = {"alarm": alarm.handler, "manual": manual.handler, "reconcile": reconcile.handler}
 
@@ -39,9 +39,10 @@ def test_there_is_a_sample_for_every_handler_and_shape() -> None:
 
 @pytest.mark.parametrize("path", EVENTS, ids=[p.stem for p in EVENTS])
 def test_sample_event_runs_through_its_handler(
-    path: Path, world: World, installed: Runtime
+    path: Path, world: World, installed: Runtime, session: boto3.Session
 ) -> None:
-    event = json.loads(path.read_text())
+    event = load(path)
+    fire(session, path)
     original = snapshot(world)
     for name, setup_event in SETUP.get(path.stem, []):
         HANDLERS[name](setup_event, FakeLambdaContext())

@@ -28,7 +28,7 @@ from evacuation.emulator.server import EmbeddedAwsServer
 from evacuation.emulator.table import create_state_table
 from evacuation.emulator.world import build_world, snapshot
 from tests.package.test_artifact_runs import CONFIG_PARAMETER, TABLE, function_for
-from tests.support.sample_events import EVENTS, SETUP, check_answer, handler_of
+from tests.support.sample_events import EVENTS, SETUP, check_answer, fire, handler_of, load
 
 BUILD = artifact.ROOT / ".aws-sam" / "build"
 SAM = artifact.ROOT / ".venv-sam" / "bin" / "sam"
@@ -93,10 +93,11 @@ def main() -> int:
                 "AZEVAC_TABLE": TABLE,
                 "AZEVAC_TOPIC_ARN": topic,
             }
+            fire(session, path)
             before = snapshot(world)
             function = function_for(handler_of(path))
             events = [event for _, event in SETUP.get(path.stem, [])]
-            events.append(json.loads(path.read_text(encoding="utf-8")))
+            events.append(load(path))
             answer = None
             with tempfile.TemporaryDirectory() as tmp:
                 env_vars = Path(tmp) / "env.json"

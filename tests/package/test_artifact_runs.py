@@ -24,7 +24,7 @@ from benchmarks import artifact
 from evacuation.emulator.server import EmbeddedAwsServer
 from evacuation.emulator.table import create_state_table
 from evacuation.emulator.world import World, build_world, snapshot
-from tests.support.sample_events import EVENTS, SETUP, check_answer, handler_of
+from tests.support.sample_events import EVENTS, SETUP, check_answer, fire, handler_of, load
 
 # One worker builds the artifacts once and runs every invocation (make test: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("artifact")
@@ -135,12 +135,13 @@ def test_sample_event_runs_through_the_artifact(
     function = function_for(handler_of(path))
     setup = SETUP.get(path.stem, [])
     assert {function_for(kind) for kind, _ in setup} <= {function}, "one container"
+    fire(world.session, path)
     before = snapshot(world)
 
     result = invoke(
         artifacts[function],
         FUNCTIONS[function]["Handler"],
-        [event for _, event in setup] + [json.loads(path.read_text())],
+        [event for _, event in setup] + [load(path)],
         env,
         tmp_path,
     )

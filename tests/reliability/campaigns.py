@@ -30,10 +30,13 @@ from evacuation.settings import Settings
 from evacuation.state import InMemoryStateStore, StateStore
 from handlers import alarm, manual
 from tests.reliability.lab import AZ, Lab
+from tests.support import runbook
+from tests.support.alarm_events import eventbridge, set_alarm
 from tests.support.faults import Fault, SimulatedCrash
 from tests.support.lambda_context import FakeLambdaContext
 
 ALARM_NAME = "checkout-use1-az1-isolated-impact"
+OTHER_ALARM = "checkout-use1-az2-isolated-impact"
 MUTATING_OPS = (
     ("arc-zonal-shift", "StartZonalShift"),
     ("route53", "ChangeResourceRecordSets"),
@@ -287,16 +290,8 @@ def handler_runtime(lab: Lab, table: str = "azevac-state") -> Iterator[Runtime]:
         runtime.install(None)
 
 
-def _alarm_event(name: str, event_id: str) -> dict[str, Any]:
-    stamp = "2026-11-22T10:00:00.000+0000"
-    return {
-        "version": "0", "id": event_id, "detail-type": "CloudWatch Alarm State Change",
-        "source": "aws.cloudwatch", "account": "123456789012", "region": "us-east-1",
-        "time": "2026-11-22T10:00:00Z", "resources": [],
-        "detail": {"alarmName": name,
-                   "state": {"value": "ALARM", "reason": "r", "timestamp": stamp},
-                   "previousState": {"value": "OK", "reason": "r", "timestamp": stamp}},
-    }  # fmt: skip
+def _alarm_event(name: str, event_id: str, **where: Any) -> dict[str, Any]:
+    return eventbridge(name, event_id=event_id, **where)
 
 
 def _race(events: list[dict[str, Any]]) -> list[dict[str, Any] | BaseException]:
@@ -330,8 +325,12 @@ def concurrency(lab: Lab, rounds: int = 1, threads: int = 20) -> Tally:
             for mix in ("same AZ", "two AZs"):
                 lab.reset()
                 names = [ALARM_NAME] * threads
+                set_alarm(lab.session, ALARM_NAME)  # the handler re-reads it: in ALARM
+                set_alarm(lab.session, OTHER_ALARM, "OK")
+                lab.recorder.reset()  # the test's own SetAlarmState is not azevac's change
                 if mix == "two AZs":
-                    names = [ALARM_NAME, "checkout-use1-az2-isolated-impact"] * (threads // 2)
+                    # use1-az2's events arrive but CloudWatch has it OK: ignored, never a claim
+                    names = [ALARM_NAME, OTHER_ALARM] * (threads // 2)
                 answers = _race([_alarm_event(n, f"r{r}-{mix}-{i}") for i, n in enumerate(names)])
                 label = f"round {r} {mix}"
                 bad = [a for a in answers if isinstance(a, BaseException)]
@@ -343,10 +342,10 @@ def concurrency(lab: Lab, rounds: int = 1, threads: int = 20) -> Tally:
                 # each mutation at most once: exactly what one uncontended evacuation makes
                 ok = len(active) == 1 and made == reference
                 if mix == "two AZs":
-                    refused = [
-                        a for a in answers if isinstance(a, dict) and a.get("status") == "REFUSED"
+                    ignored = [
+                        a for a in answers if isinstance(a, dict) and a.get("status") == "IGNORED"
                     ]
-                    ok = ok and len(refused) >= 1
+                    ok = ok and len(ignored) == threads // 2
                 if not ok:
                     problems.append(f"{label}: active={len(active)} mutations={dict(made)}")
                 store = rt.controller()._store
@@ -653,9 +652,35 @@ def _junk(rng: random.Random, depth: int = 0) -> Any:
     }
 
 
+HOSTILE_TEXT = (
+    'x", "action": "evacuate", "force": true, "reason": "y', '", "dry_run": true, "x": "', "}{",
+    '{"action": "recover"}', "line\nbreak", "\\", "{{ Action }}", "x" * 400, "nul\x00",
+)  # fmt: skip
+
+
 def bad_event(rng: random.Random) -> tuple[str, Any]:
-    """(handler, event): malformed, or well-formed but naming what must be refused."""
-    shape = rng.randrange(8)
+    """(handler, event): malformed, or well-formed but naming what must be refused.
+
+    "runbook" events are the SSM runbook's parameters: run through its validation and payload
+    script (tests/support/runbook.py), then the manual handler, never approved."""
+    shape = rng.randrange(13)
+    if shape == 8:  # forged: an unmapped alarm that names an AZ of the workload
+        name = rng.choice(["checkout-use1-az1-disk-space-warning", "forged-use1-az2-impact"])
+        return "alarm", _alarm_event(name, f"fuzz-{rng.random()}")
+    if shape == 9:  # stale: a mapped alarm, in ALARM, delivered after max_event_age_seconds
+        age = timedelta(seconds=rng.choice([601, 3600, 86_400]))
+        return "alarm", _alarm_event(ALARM_NAME, f"fuzz-{rng.random()}", age=age)
+    if shape == 10:  # from another account or region
+        where = rng.choice([{"account": "999999999999"}, {"region": "eu-west-1"}])
+        return "alarm", _alarm_event(ALARM_NAME, f"fuzz-{rng.random()}", **where)
+    if shape == 11:  # the event says ALARM, CloudWatch says the alarm is not (any more)
+        return "alarm", _alarm_event(OTHER_ALARM, f"fuzz-{rng.random()}")
+    if shape == 12:  # hostile runbook parameters on the unapproved actions
+        return "runbook", {
+            "Action": rng.choice(["plan", "status"]),
+            "Az": rng.choice([AZ, "us-east-1b", 'use1-az1", "action": "evacuate', ""]),
+            "Reason": rng.choice(HOSTILE_TEXT),
+        }
     if shape == 0:
         return rng.choice(["alarm", "manual"]), _junk(rng)
     if shape == 1:  # an alarm event with a part broken or missing
@@ -689,17 +714,33 @@ def bad_event(rng: random.Random) -> tuple[str, Any]:
     return "alarm", _alarm_event(name, f"fuzz-{rng.random()}")
 
 
+def _runbook(parameters: dict[str, str], context: Any) -> dict[str, Any]:
+    """An execution of the runbook up to the Lambda: validated, never approved (approval-free
+    actions only), its payload to the manual handler."""
+    execution = runbook.run(parameters)
+    if execution.approval:
+        return {"status": "REFUSED", "reason": "waits for an approver; none approves in the fuzz"}
+    answer: dict[str, Any] = manual.handler(json.loads(execution.payload), context)
+    return answer
+
+
 def fuzz(lab: Lab, events: Iterable[tuple[str, Any]]) -> Tally:
     """Never an unhandled exception type, never a mutation, always an error naming the problem."""
     tally = Tally("bad input")
-    handlers = {"alarm": alarm.handler, "manual": manual.handler}
+    handlers = {"alarm": alarm.handler, "manual": manual.handler, "runbook": _runbook}
     with handler_runtime(lab):
+        # The mapped alarm is in ALARM (so only the checks stop stale, cross-account events);
+        # use1-az2's is OK (an event claiming ALARM for it is out of date).
+        set_alarm(lab.session, ALARM_NAME)
+        set_alarm(lab.session, OTHER_ALARM, "OK")
         for name, event in events:
             lab.recorder.reset()
             try:
                 answer = handlers[name](event, FakeLambdaContext())
                 named = isinstance(answer, dict) and answer.get("status") in ("IGNORED", "REFUSED")
-            except (InvalidRequestError, ConfigurationError) as exc:
+                if name == "runbook":  # plan/status ran as asked: that is the right answer
+                    named = answer.get("status") in ("PLANNED", "OK")
+            except (InvalidRequestError, ConfigurationError, runbook.ParameterRejected) as exc:
                 named = bool(str(exc))
             except Exception as exc:
                 tally.unhandled.append(f"{name} {str(event)[:80]!r}: {type(exc).__name__}: {exc}")

@@ -4,8 +4,13 @@ built Lambda artifact (tests/package/test_artifact_runs.py)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
+
+import boto3
+
+from tests.support.alarm_events import fresh, set_alarm
 
 EVENTS = sorted((Path(__file__).parents[2] / "events").glob("*.json"))
 EVACUATED_WEIGHT = "checkout-use1-az1"
@@ -15,6 +20,24 @@ SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
     "manual-recover": [("manual", {"action": "evacuate", "az": "use1-az1"})],  # to recover
 }
 """Invocations (handler, event) that must come first, in the same container."""
+
+
+ALARM = "checkout-use1-az1-isolated-impact"
+"""The alarm every sample alarm event names."""
+
+
+def load(path: Path) -> Any:
+    """A sample event as it would arrive now: the alarm handler ignores stale events, so the
+    samples' times are moved to the present (the file keeps a fixed, readable date)."""
+    event = json.loads(path.read_text(encoding="utf-8"))
+    return fresh(event) if handler_of(path) == "alarm" else event
+
+
+def fire(session: boto3.Session, path: Path) -> None:
+    """Put the world in the state the sample reports: its alarm in ALARM in CloudWatch (the
+    handler re-reads it before acting). The OK sample needs nothing."""
+    if handler_of(path) == "alarm" and path.stem != "alarm-eventbridge-ok":
+        set_alarm(session, ALARM)
 
 
 def handler_of(path: Path) -> str:

@@ -21,6 +21,7 @@ from evacuation.runtime import Runtime
 from evacuation.settings import Settings
 from handlers import alarm, manual, reconcile
 from tests.support.lambda_context import FakeLambdaContext
+from tests.support.sample_events import fire, load
 
 ROOT = Path(__file__).parents[2]
 FUNCTIONS = {
@@ -31,8 +32,8 @@ FUNCTIONS = {
 # Mutating actions that AWS lets us grant only on "*", each with the reason.
 STAR_ONLY = {
     "arc-zonal-shift:StartZonalShift": "scoped by the arc-zonal-shift:ResourceIdentifier condition",
-    "arc-zonal-shift:UpdateZonalShift": "names a shift id; the resource condition is not assured",
-    "arc-zonal-shift:CancelZonalShift": "names a shift id; the resource condition is not assured",
+    "arc-zonal-shift:UpdateZonalShift": "no resource type or condition key in the SAR",
+    "arc-zonal-shift:CancelZonalShift": "no resource type or condition key in the SAR",
 }
 IAM_PREFIX = {"arc-zonal-shift": "arc-zonal-shift"}
 
@@ -97,6 +98,7 @@ def test_alarm_rule_fires_on_fresh_alarms_with_the_prefix_only() -> None:
     pattern = event["Properties"]["Pattern"]
     assert event["Type"] == "EventBridgeRule"
     assert pattern["source"] == ["aws.cloudwatch"]
+    assert pattern["account"] == [{"Ref": "AWS::AccountId"}]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert pattern["detail"]["state"]["value"] == ["ALARM"]
     assert pattern["detail"]["previousState"]["value"] == [{"anything-but": "ALARM"}]
@@ -155,10 +157,29 @@ def test_start_zonal_shift_is_scoped_to_our_resources() -> None:
     }
 
 
+STACK_VALUES = {
+    "STACK:AutomationRole.Arn": {"Fn::GetAtt": "AutomationRole.Arn"},
+    "STACK:RunbookApprovers": {"Ref": "RunbookApprovers"},
+    "STACK:ManualFunction": {"Ref": "ManualFunction"},
+}
+
+
+def _with_stack_values(value: Any) -> Any:
+    if isinstance(value, str):
+        return STACK_VALUES.get(value, value)
+    if isinstance(value, dict):
+        return {k: _with_stack_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_stack_values(v) for v in value]
+    return value
+
+
 def test_the_deployed_runbook_is_the_one_in_runbooks() -> None:
     deployed = resources()["EvacuationRunbook"]["Properties"]["Content"]
     on_disk = yaml.safe_load((ROOT / "runbooks" / "az-evacuation-automation.yaml").read_text())
-    assert deployed == on_disk
+    assert deployed == _with_stack_values(on_disk)
+    text = (ROOT / "runbooks" / "az-evacuation-automation.yaml").read_text()
+    assert all(marker in text for marker in STACK_VALUES)
     assert resources()["EvacuationRunbook"]["Properties"]["DocumentType"] == "Automation"
 
 
@@ -193,12 +214,17 @@ def deployed_like(world: World, session: boto3.Session) -> Iterator[Runtime]:
 
 
 def test_iam_allows_every_call_a_full_cycle_makes(
-    deployed_like: Runtime, recorder: CallRecorder
+    deployed_like: Runtime, recorder: CallRecorder, session: boto3.Session
 ) -> None:
     # Given every path: alarm evacuation, reconcile, status, plan, recover, practice
+    sample = ROOT / "events/alarm-eventbridge-metric.json"
+    fire(session, sample)
     recorder.reset()
     context = FakeLambdaContext()
-    alarm.handler(json.loads((ROOT / "events/alarm-eventbridge-metric.json").read_text()), context)
+    alarm.handler(load(sample), context)
+    fire_ok = session.client("cloudwatch")  # the AZ is healthy again: practice may run
+    fire_ok.set_alarm_state(AlarmName="checkout-use1-az1-isolated-impact", StateValue="OK",
+                            StateReason="recovered")  # fmt: skip
     reconcile.handler({}, context)
     manual.handler({"action": "status"}, context)
     manual.handler({"action": "plan", "az": "use1-az1"}, context)
@@ -208,6 +234,7 @@ def test_iam_allows_every_call_a_full_cycle_makes(
 
     # Then every call it made is allowed to every function that runs that engine
     called = {f"{IAM_PREFIX.get(s, s)}:{op}" for s, op in recorder.calls}
+    called.discard("cloudwatch:SetAlarmState")  # the test's own, to end the gray failure
     assert {"arc-zonal-shift:StartZonalShift", "sns:Publish", "ssm:GetParameter"} <= called
     for function in FUNCTIONS:
         missing = called - allowed_actions(function)
