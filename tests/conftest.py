@@ -1,4 +1,5 @@
-"""Shared fixtures: an embedded AWS (moto + the zonal-shift fake), a workload, a controller."""
+"""Shared fixtures: an embedded AWS (moto + the zonal-shift fake + the Auto Scaling model), a
+workload, a controller."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from moto import mock_aws
 from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
+from evacuation.emulator.autoscaling import AutoScalingModel
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.world import CallRecorder, World, build_world
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
@@ -50,6 +52,12 @@ def strict_route53() -> Route53Strictness:
 
 
 @pytest.fixture
+def autoscaling_model(fake: ZonalShiftFake, clock: ManualClock) -> AutoScalingModel:
+    """Auto Scaling's documented placement on moto (instances per AZ, rebalancing, zonal shift)."""
+    return AutoScalingModel(fake, clock)
+
+
+@pytest.fixture
 def faults() -> FaultInjector:
     return FaultInjector()
 
@@ -60,6 +68,7 @@ def session(
     recorder: CallRecorder,
     faults: FaultInjector,
     strict_route53: Route53Strictness,
+    autoscaling_model: AutoScalingModel,
 ) -> Iterator[boto3.Session]:
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
@@ -67,6 +76,7 @@ def session(
         recorder.install(session)
         fake.install(session)
         strict_route53.install(session)
+        autoscaling_model.install(session)
         yield session
 
 

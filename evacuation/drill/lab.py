@@ -26,6 +26,7 @@ from moto import mock_aws
 
 from evacuation import runtime
 from evacuation.controller import Controller
+from evacuation.emulator.autoscaling import AutoScalingModel
 from evacuation.emulator.faults import CrashAfterMutation, RandomFaults, SimulatedCrash
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.table import create_state_table
@@ -156,6 +157,8 @@ class Lab:
     logs: list[str] = field(default_factory=list)
     """What the handlers wrote to stdout (structured logs, EMF metrics), as CloudWatch Logs would
     keep it."""
+    autoscaling: AutoScalingModel | None = None
+    """Auto Scaling's placement on moto: instances per AZ (``instances_by_az``)."""
 
     def alarm_for(self, az_id: str) -> str:
         return next(name for name, az in self.world.alarms.items() if az == az_id)
@@ -285,7 +288,9 @@ def embedded_aws(on_event: Callable[[StepEvent], None] | None = None) -> Iterato
         faults, crash = RandomFaults(FAULTED_SERVICES), CrashAfterMutation(DATA_PLANE_SERVICES)
         fake = ZonalShiftFake()
         # Route 53 batches as strict as the real API: a stale DELETE fails (compare-and-swap).
-        for hook in (recorder, faults, crash, fake, Route53Strictness()):
+        # Auto Scaling places, rebalances and honours zonal shifts as documented.
+        autoscaling = AutoScalingModel(fake)
+        for hook in (recorder, faults, crash, fake, Route53Strictness(), autoscaling):
             hook.install(session)
         # The worker group's owners suspended AZRebalance themselves: recover must keep it so.
         world = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})
@@ -303,7 +308,10 @@ def embedded_aws(on_event: Callable[[StepEvent], None] | None = None) -> Iterato
         runtime.install(DrillRuntime(Settings.from_env(), session, steps))
         recorder.reset()
         try:
-            yield Lab(session, world, recorder, faults, crash, steps, queue_url, config_path)
+            yield Lab(
+                session, world, recorder, faults, crash, steps, queue_url, config_path,
+                autoscaling=autoscaling,
+            )  # fmt: skip
         finally:
             runtime.install(None)
             structlog.configure(**logging_config)

@@ -638,6 +638,22 @@ class ZonalShiftFake:
                 raise ZonalShiftFakeError(f"no ACTIVE shift {zonal_shift_id}")
             self._end(shift)
 
+    def is_registered(self, arn: str) -> bool:
+        """Whether ``arn`` is a managed resource of the fake."""
+        with self._lock:
+            return arn in self._resources
+
+    def applied_away_from(self, arn: str) -> str | None:
+        """The AZ ID the APPLIED shift of ``arn`` moves away from, or None: what a resource that
+        integrates with ARC (an Auto Scaling group) acts on. Unlike a read through the API, this
+        does not count down :meth:`delay_apply`'s lag. None for an unregistered resource."""
+        with self._lock:
+            self._expire(self._now())
+            if arn not in self._resources:
+                return None
+            applied = self._applied(arn)
+            return None if applied is None else applied.away_from
+
     def shifts(self, arn: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
         """ZonalShiftSummary dicts (customer and practice run), optionally filtered."""
         with self._lock:
@@ -877,18 +893,22 @@ class ZonalShiftFake:
             body["nextToken"] = _encode_token(matching[size].seq)
         return body
 
-    def _resource_view(self, resource: _Resource) -> Body:
-        shifts = self._active_shifts(resource.arn)
-        autoshifts = self._active_autoshifts(resource.arn)
+    def _applied(self, arn: str) -> _Shift | _Autoshift | None:
+        """The one APPLIED shift of ``arn`` under ARC's precedence, or None (no side effects)."""
         candidates: list[_Shift | _Autoshift] = [
-            *(shift for shift in shifts if shift.unapplied_reads == 0),
-            *autoshifts,
+            *(shift for shift in self._active_shifts(arn) if shift.unapplied_reads == 0),
+            *self._active_autoshifts(arn),
         ]
-        applied = min(
+        return min(
             candidates,
             key=lambda item: (_PRECEDENCE[item.shift_type], -item.seq),
             default=None,
         )
+
+    def _resource_view(self, resource: _Resource) -> Body:
+        shifts = self._active_shifts(resource.arn)
+        autoshifts = self._active_autoshifts(resource.arn)
+        applied = self._applied(resource.arn)
         weights = {az: 1.0 for az in resource.az_ids}
         if applied is not None:
             weights[applied.away_from] = 0.0

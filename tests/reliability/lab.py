@@ -17,6 +17,7 @@ from moto import mock_aws
 from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
+from evacuation.emulator.autoscaling import AutoScalingModel
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.world import CallRecorder, World, build_world, snapshot
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
@@ -41,6 +42,7 @@ class Lab:
     world: World
     original: dict[str, Any]
     config: dict[str, Any] = field(default_factory=dict)
+    autoscaling: AutoScalingModel | None = None
 
     def controller(self, store: StateStore | None = None, **config: Any) -> Controller:
         merged = {**self.config, **config}
@@ -79,14 +81,17 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             recorder.install(session)
             fake.install(session)
             Route53Strictness().install(session)
+            autoscaling = AutoScalingModel(fake, clock)
+            autoscaling.install(session)
             _atomic_dynamodb(session)
             options = {"pre_suspended": {"checkout-worker": ["AZRebalance"]}, **world_options}
             world = build_world(session, fake, **options)
             recorder.reset()
             faults.reset()
             yield Lab(
-                session, fake, clock, faults, recorder, world, snapshot(world), world.config()
-            )
+                session, fake, clock, faults, recorder, world, snapshot(world), world.config(),
+                autoscaling,
+            )  # fmt: skip
     finally:
         for key, value in saved.items():
             if value is None:
