@@ -11,7 +11,7 @@ from evacuation.aws.autoscaling import Group
 from evacuation.aws.zonal_shift import AUTOSHIFT, FIS_EXPERIMENT, ActiveShift, ManagedResource
 from evacuation.config import Config, RecordSetConfig
 from evacuation.errors import EvacuationError
-from evacuation.model import Plan, PlannedStep, StepKey, StepKind, StepRecord
+from evacuation.model import Outcome, Plan, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.observe import Observation, record_set_key
 
 
@@ -424,6 +424,11 @@ def _capacity_step(
     (a scaling policy or a human scaled in since) is reported, never fought every 5 minutes."""
     if key in touched and isinstance(touched[key].after, int):
         target = int(touched[key].after)
+        reached = touched[key].outcome is Outcome.APPLIED  # read back at the target once
+        if not reached:  # a run that died around its SetDesiredCapacity: finish it
+            return PlannedStep(
+                key, observed.desired, target, target > observed.desired, group=group
+            )
         if observed.desired < target:
             note = (
                 f"desired is {observed.desired}, below azevac's {target}: scaled in since "

@@ -93,8 +93,14 @@ def capacity_missing(
         target = min(want.target, share_now)
         serving = group.serving_in(az_id)
         if serving < target:
+            stuck = (
+                "; AZRebalance is suspended (not by azevac), so the group will not rebalance "
+                "into the AZ by itself: resume it or add capacity, or recover --no-wait"
+                if "AZRebalance" in group.suspended
+                else ""
+            )
             missing.append(
                 f"{want.group}: {serving:g} of {target:g} serving in {az_id} "
-                f"(before the evacuation: {want.target:g})"
+                f"(before the evacuation: {want.target:g}){stuck}"
             )
     return missing

@@ -106,6 +106,9 @@ class DrillReport:
         }
 
 
+REVERT_OUTCOMES = frozenset({Outcome.REVERTED})
+
+
 def build_timeline(
     events: Iterable[StepEvent], t0: datetime, invocations: Collection[str]
 ) -> list[TimelineEntry]:
@@ -127,6 +130,8 @@ def build_timeline(
     for event in last.values():
         record = event.record
         started = record.started_at or event.at
+        if record.outcome in REVERT_OUTCOMES and record.finished_at is not None:
+            started = record.finished_at  # a revert keeps its apply's start: draw it at its end
         finished = record.finished_at if record.outcome.is_final else None
         outcome = record.outcome.value if record.outcome.is_final else "interrupted"
         end = finished or event.at

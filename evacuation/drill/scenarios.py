@@ -366,6 +366,86 @@ def duplicate(d: Drill) -> None:
     d.recover(before)
 
 
+def capacity(d: Drill) -> None:
+    model = d.lab.autoscaling
+    if model is None:
+        raise RuntimeError("the capacity scenario needs the emulator's Auto Scaling model")
+    groups = d.lab.world.groups
+    before = d.read()
+    spread = {"before": {g: model.instances_by_az(g) for g in groups}}
+    d.narrator.say(f"InService instances per AZ before: {_spread(spread['before'])}")
+    invocation = d.deliver("alarm", d.fire(d.az_id))
+    answer = d.expect_status(invocation, "EVACUATED")
+    _evacuation_facts(d, answer)
+    d.hypothesis(before)
+    # Load grows while the AZ is out: the groups scale out, and none of it may land in the AZ.
+    autoscaling = d.lab.session.client("autoscaling")
+    desired = {g: before["groups"][g]["desired"] for g in groups}
+    for name in groups:
+        autoscaling.set_desired_capacity(
+            AutoScalingGroupName=name, DesiredCapacity=desired[name] + 3
+        )
+    spread["during"] = {g: model.instances_by_az(g) for g in groups}
+    d.narrator.say(f"Scaled out by 3 while {d.az_id} is out: {_spread(spread['during'])}")
+    d.check(
+        Check(
+            f"Scale-out while evacuated launched nothing into {d.az_id}",
+            all(
+                spread["during"][g].get(d.az_id, 0) <= spread["before"][g].get(d.az_id, 0)
+                for g in groups
+            ),
+            _spread(spread["during"]),
+        )
+    )
+    d.evacuations.append("recover")  # the recovery is on the timeline too
+    ok = d.lab.set_alarm(d.az_id, "OK", "Threshold no longer crossed")
+    d.expect_status(d.deliver("alarm OK", ok, evacuates=False), "IGNORED")
+    recovered = d.manual("recover", {"action": "recover", "az": d.az_id, "reason": "healthy"})
+    d.expect_status(recovered, "RECOVERED")
+    for name in groups:  # the extra load is gone again
+        autoscaling.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=desired[name])
+    d.check(checks.nothing_else_changed(before, d.read(), "Recovered: AWS is as it was before"))
+    spread["after"] = {g: model.instances_by_az(g) for g in groups}
+    d.narrator.say(f"InService instances per AZ after recovery: {_spread(spread['after'])}")
+    d.result.facts["instances_per_az"] = spread
+    d.check(
+        Check(
+            f"After recovery {d.az_id} has its capacity back",
+            all(
+                spread["after"][g].get(d.az_id, 0) >= spread["before"][g].get(d.az_id, 0)
+                for g in groups
+            ),
+            _spread(spread["after"]),
+        ),
+        _recovery_order(d),
+    )
+
+
+def _recovery_order(d: Drill) -> Check:
+    """Capacity back before traffic, then the prescale (REC-1), as the recovery's records say."""
+    events = [
+        e for e in d.lab.steps.events if e.invocation == "recover" and e.record.outcome.is_final
+    ]
+    finished = {
+        str(e.record.key): e.record.finished_at for e in events if e.record.finished_at is not None
+    }
+    capacity = [t for k, t in finished.items() if k.startswith(("asg_subnets", "asg_processes"))]
+    traffic = [t for k, t in finished.items() if k.startswith(("zonal_shift", "route53_weight"))]
+    ok = bool(capacity) and bool(traffic) and max(capacity) <= min(traffic)
+    return Check(
+        "Recovery restored capacity (subnets, processes) before traffic (shift, weights)",
+        ok,
+        f"{len(capacity)} capacity steps, then {len(traffic)} traffic steps",
+    )
+
+
+def _spread(by_group: dict[str, dict[str, int]]) -> str:
+    return "; ".join(
+        f"{group} " + "/".join(f"{az} {n}" for az, n in sorted(counts.items()))
+        for group, counts in by_group.items()
+    )
+
+
 def _evacuation_facts(d: Drill, answer: dict[str, Any]) -> None:
     d.result.facts.update(
         evacuation_id=answer.get("evacuation_id"),
@@ -428,6 +508,14 @@ SCENARIOS: dict[str, Scenario] = {
             "When {az} and {other} alarm together the impact is regional: the controller refuses "
             "to evacuate either AZ, says why, and changes nothing.",
             regional,
+        ),
+        Scenario(
+            "capacity",
+            "Capacity where Auto Scaling puts it",
+            "While {az} is out, new capacity lands only in the other AZs; recovery brings the "
+            "AZ's capacity back before its traffic, and every instance count per AZ ends as it "
+            "began.",
+            capacity,
         ),
         Scenario(
             "duplicate",

@@ -102,7 +102,7 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,6 +156,9 @@ class _GroupState:
     policy: dict[str, Any] | None = None
     deleting: bool = False
     converging: bool = False
+    suspension_reasons: dict[str, str] = field(default_factory=dict)
+    """process -> SuspensionReason: AWS says who suspended a process and when ("User suspended
+    at 2026-01-01T12:00:00Z"; model shape SuspendedProcess); moto leaves it empty."""
 
 
 @dataclass(frozen=True)
@@ -304,9 +307,17 @@ def _processes(
                 raise _validation_error(
                     f"AutoScalingGroup name not found - AutoScalingGroup '{group_name}' not found"
                 )
-        original(backend, group_name, scaling_processes)
         group = backend.autoscaling_groups.get(group_name)
+        before = {p["ProcessName"] for p in group.suspended_processes} if group else set()
+        original(backend, group_name, scaling_processes)
         state = _state(group) if group is not None else None
+        if state is not None and group is not None:
+            now = {p["ProcessName"] for p in group.suspended_processes}
+            stamp = f"User suspended at {state.model._clock():%Y-%m-%dT%H:%M:%SZ}"
+            for process in now - before:
+                state.suspension_reasons[process] = stamp
+            for process in before - now:
+                state.suspension_reasons.pop(process, None)
         if state is not None:
             with state.model._lock:
                 state.model._converge(group, state)
@@ -393,6 +404,18 @@ def patch_moto() -> None:
         _wrap(group, "set_desired_capacity", _set_desired_capacity)
         _wrap(group, "replace_autoscaling_group_instances", _replace_instances)
         _wrap(policy, "execute", _execute_policy)
+        plain: Any = models.FakeAutoScalingGroup.__dict__["suspended_processes"]
+
+        def suspended_processes(self: Any) -> list[dict[str, str]]:
+            listed: list[dict[str, str]] = plain.fget(self)
+            state: _GroupState | None = getattr(self, _STATE_ATTR, None)
+            if state is not None:
+                for item in listed:
+                    reason = state.suspension_reasons.get(item["ProcessName"])
+                    item["SuspensionReason"] = reason or item.get("SuspensionReason", "")
+            return listed
+
+        setattr(group, "suspended_processes", property(suspended_processes, plain.fset))  # noqa: B010 - moto's property, typed as a method
 
 
 # --------------------------------------------------------------------------- the model

@@ -76,6 +76,8 @@ class World:
             "autoscaling": {"groups": list(self.groups), "suspend_processes": ["AZRebalance"]},
             "alarms": self.alarms,
             "execution": {"verify_interval_seconds": 0.01, "backoff_initial_seconds": 0.01},
+            # The embedded AWS moves capacity at once: a wait that outlasts this is a finding.
+            "recovery": {"capacity_timeout_seconds": 10, "capacity_poll_seconds": 0.05},
         }
         config.update(overrides)
         return config

@@ -78,9 +78,10 @@ def test_a_group_only_in_the_az_is_skipped_and_the_rest_applies(
     assert world.subnets[AZ] not in snapshot(world)["asgs"]["checkout-web"]["subnets"]
 
 
-def test_a_prescale_over_max_size_skips_that_capacity_step_only(
+def test_a_prescale_over_max_size_goes_to_max_and_says_the_shortfall(
     world: World, make_controller: ControllerFactory, session: boto3.Session
 ) -> None:
+    # Given a statically stable group (3/3/3, one instance per AZ) and prescale on
     _group(session, "checkout-static", list(world.subnets.values()), 3)
     config = world.config()
     config["autoscaling"]["groups"].append("checkout-static")
@@ -88,13 +89,16 @@ def test_a_prescale_over_max_size_skips_that_capacity_step_only(
 
     result = make_controller(config).evacuate(AZ, reason="gray failure")
 
+    # Then desired would need 4 (3 + the AZ's 1), MaxSize allows 3: it stays at MaxSize, the
+    # step says what is missing, the evacuation is PARTIAL; traffic and subnets still move
     assert result.status is Status.PARTIAL, result.to_dict()
     capacity = next(
         s
         for s in result.steps
         if s.key.kind is StepKind.ASG_CAPACITY and s.key.resource == "checkout-static"
     )
-    assert capacity.outcome is Outcome.SKIPPED and "MaxSize" in (capacity.reason or "")
+    assert capacity.outcome is Outcome.UNCHANGED, capacity
+    assert "above MaxSize 3" in (capacity.reason or "") and "short by 1" in (capacity.reason or "")
     _traffic_moved(world)
     assert world.subnets[AZ] not in _subnets(session, "checkout-static")
 

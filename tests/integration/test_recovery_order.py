@@ -7,9 +7,12 @@ the prescale put back. A failed capacity step keeps traffic out and the AZ held.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import boto3
 
 from evacuation.emulator.world import CallRecorder, World, snapshot
+from evacuation.emulator.zonal_shift import ManualClock
 from evacuation.model import Outcome, Status, StepKind
 from tests.conftest import ControllerFactory
 from tests.support.faults import Fault, FaultInjector
@@ -119,9 +122,10 @@ def test_abandon_releases_the_az_and_lists_what_remains(
 
 
 def test_recover_resumes_azrebalance_only_if_still_suspended_by_azevac(
-    world: World, make_controller: ControllerFactory, session: boto3.Session
+    world: World, make_controller: ControllerFactory, session: boto3.Session, clock: ManualClock
 ) -> None:
     assert make_controller().evacuate(AZ, reason="gray").status is Status.EVACUATED
+    clock.advance(timedelta(minutes=5))
     autoscaling = session.client("autoscaling")
     # Given the web group's owners resumed and suspended AZRebalance again meanwhile
     autoscaling.resume_processes(
@@ -131,10 +135,13 @@ def test_recover_resumes_azrebalance_only_if_still_suspended_by_azevac(
         AutoScalingGroupName="checkout-web", ScalingProcesses=["AZRebalance"]
     )
 
-    result = make_controller().recover(AZ, reason="healthy")
+    # (their resume rebalanced the AZ's instance away, and their suspension keeps it from
+    # coming back: traffic comes back without waiting for it, as the operator asks)
+    result = make_controller().recover(AZ, reason="healthy", wait=False)
 
     # Then their suspension (a newer SuspensionReason: who and when) is left alone
     assert result.status is Status.RECOVERED, result.to_dict()
+    assert "--no-wait" in (result.reason or "")
     processes = next(
         s
         for s in result.steps

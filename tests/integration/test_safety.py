@@ -129,7 +129,7 @@ def test_max_size_matters_only_when_prescaling(
     # Without prescale nothing is raised, so MaxSize cannot refuse (ASG-5): evacuated
     assert make_controller().evacuate(AZ, reason="manual").status is Status.EVACUATED
     make_controller().recover(AZ, reason="back")
-    # With prescale the capacity step alone is skipped with the shortfall: PARTIAL
+    # With prescale desired stays at MaxSize and the step says the shortfall: PARTIAL
     result = make_controller(_with_safety(world, prescale=True, cooldown_minutes=0)).evacuate(
         AZ, reason="manual"
     )
@@ -139,7 +139,7 @@ def test_max_size_matters_only_when_prescaling(
         for s in result.steps
         if s.key.kind is StepKind.ASG_CAPACITY and s.key.resource == "checkout-web"
     )
-    assert capacity.outcome is Outcome.SKIPPED and "above MaxSize 3" in (capacity.reason or "")
+    assert capacity.outcome is Outcome.UNCHANGED and "above MaxSize 3" in (capacity.reason or "")
     assert snapshot(world)["weights"]["checkout-use1-az1"] == 0
 
 
