@@ -250,3 +250,39 @@ def test_a_prescale_a_policy_scaled_in_since_is_reported_not_fought(
     recovered = make_controller(config).recover(AZ, reason="healthy")
     assert recovered.status is Status.RECOVERED, recovered.to_dict()
     assert snapshot(world)["asgs"]["checkout-web"]["desired"] == 3
+
+
+def test_a_group_defined_by_az_ids_has_the_az_removed_and_restored(
+    world: World,
+    make_controller: ControllerFactory,
+    session: boto3.Session,
+    autoscaling_model: AutoScalingModel,
+) -> None:
+    # Given a group defined by AvailabilityZoneIds, not subnets (ASG-8: it launches there too)
+    session.client("autoscaling").create_auto_scaling_group(
+        AutoScalingGroupName="checkout-zones",
+        LaunchTemplate={"LaunchTemplateName": "checkout-lt", "Version": "$Latest"},
+        MinSize=0,
+        MaxSize=9,
+        DesiredCapacity=3,
+        AvailabilityZoneIds=list(world.az_ids),
+    )
+    config = world.config()
+    config["autoscaling"]["groups"].append("checkout-zones")
+
+    result = make_controller(config).evacuate(AZ, reason="gray")
+
+    # Then its AZ list loses the AZ (never a "no subnet in AZ" skip), and a scale-out lands
+    # nothing there
+    assert result.status is Status.EVACUATED, result.to_dict()
+    zones = _steps(result, "checkout-zones")[StepKind.ASG_ZONES]
+    assert zones.outcome is Outcome.APPLIED and AZ not in zones.after
+    _desired(session, "checkout-zones", 6)
+    assert autoscaling_model.instances_by_az("checkout-zones").get(AZ, 0) == 1
+    _desired(session, "checkout-zones", 3)
+
+    assert make_controller(config).recover(AZ, reason="healthy").status is Status.RECOVERED
+    described = session.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=["checkout-zones"]
+    )["AutoScalingGroups"][0]
+    assert sorted(described["AvailabilityZoneIds"]) == sorted(world.az_ids)
