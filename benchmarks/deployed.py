@@ -92,6 +92,10 @@ def peak_rss(
     config_path.write_text(json.dumps(config), encoding="utf-8")
     event = workdir / f"{spec.name}-artifact-event.json"
     name = f"{WORKLOAD}-use1-az1-isolated-impact"
+    # The handler re-reads the alarm's state before acting: it is in ALARM, as in a real event.
+    session.client("cloudwatch").set_alarm_state(
+        AlarmName=name, StateValue="ALARM", StateReason="benchmark"
+    )
     event.write_text(json.dumps(alarm_event(name, str(uuid.uuid4()))), encoding="utf-8")
     out = workdir / f"{spec.name}-artifact.result.json"
     handler = artifact.functions()["AlarmFunction"]["Handler"]
@@ -118,6 +122,9 @@ def peak_rss(
     if "error" in result:
         raise RuntimeError(f"{spec.name} artifact run failed:\n{result['error']}")
     answer = result["answers"][0]
+    if answer.get("status") not in ("EVACUATED", "PARTIAL"):
+        # a run that evacuated nothing measures nothing: say so instead of a figure
+        raise RuntimeError(f"{spec.name} artifact run did not evacuate: {answer}")
     return {
         "fleet": spec.name,
         "status": answer.get("status"),
