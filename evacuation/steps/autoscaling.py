@@ -35,16 +35,27 @@ def _read_back(
 ) -> Mapping[StepKey, Verified]:
     """Verify each step against its group as read back, in one DescribeAutoScalingGroups for
     the batch; `problem` says what is wrong, or None when the step holds."""
+
+    def judge(group: Group, step: PlannedStep, after: Any) -> Verified:
+        wrong = problem(group, after)
+        return Verified(Verdict.DIVERGED, wrong) if wrong else Verified(Verdict.CONVERGED)
+
+    return _judge_read_back(ctx, steps, afters, judge)
+
+
+def _judge_read_back(
+    ctx: RunContext,
+    steps: Sequence[PlannedStep],
+    afters: Mapping[StepKey, Any],
+    judge: Callable[[Group, PlannedStep, Any], Verified],
+) -> Mapping[StepKey, Verified]:
     groups = ctx.gateways.autoscaling.describe_groups(step.resource for step in steps)
     results: dict[StepKey, Verified] = {}
     for step in steps:
         group = groups.get(step.resource)
         if group is None:
             raise StepFailedError(f"Auto Scaling group {step.resource} not found")
-        wrong = problem(group, afters[step.key])
-        results[step.key] = (
-            Verified(Verdict.DIVERGED, wrong) if wrong else Verified(Verdict.CONVERGED)
-        )
+        results[step.key] = judge(group, step, afters[step.key])
     return results
 
 
@@ -100,24 +111,17 @@ class ProcessesRunner:
     ) -> Mapping[StepKey, Verified]:
         """Read back; the after-image keeps each suspension's SuspensionReason (it says who
         suspended and when), so recover can tell ours from a later one by someone else."""
-        groups = ctx.gateways.autoscaling.describe_groups(step.resource for step in steps)
-        results: dict[StepKey, Verified] = {}
-        for step in steps:
-            group = groups.get(step.resource)
-            if group is None:
-                raise StepFailedError(f"Auto Scaling group {step.resource} not found")
-            wanted = list(afters[step.key])
+
+        def judge(group: Group, step: PlannedStep, after: Any) -> Verified:
+            wanted = list(after)
             missing = set(wanted) - group.suspended
             if missing:
-                results[step.key] = Verified(
-                    Verdict.DIVERGED, f"still not suspended: {sorted(missing)}"
-                )
-                continue
+                return Verified(Verdict.DIVERGED, f"still not suspended: {sorted(missing)}")
             ours = set(wanted) - set(step.current or ())
             reasons = {p: group.suspension_reasons.get(p, "") for p in sorted(ours)}
-            after = {"suspended": wanted, "reasons": reasons}
-            results[step.key] = Verified(Verdict.CONVERGED, after=after)
-        return results
+            return Verified(Verdict.CONVERGED, after={"suspended": wanted, "reasons": reasons})
+
+        return _judge_read_back(ctx, steps, afters, judge)
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         """Resume only what this evacuation suspended and what is still suspended by that same
