@@ -99,7 +99,11 @@ def build_world(
     subnets: dict[str, str] = {}
     for index, name in enumerate(AZ_NAMES):
         subnet = ec2.create_subnet(
-            VpcId=vpc_id, CidrBlock=f"10.20.{index}.0/24", AvailabilityZone=name
+            # /20: moto never gives a terminated instance's address back, and the Auto Scaling
+            # model launches replacements; a reliability campaign runs thousands of cases.
+            VpcId=vpc_id,
+            CidrBlock=f"10.20.{index * 16}.0/20",
+            AvailabilityZone=name,
         )["Subnet"]
         subnets[subnet["AvailabilityZoneId"]] = subnet["SubnetId"]
     az_ids = tuple(subnets)

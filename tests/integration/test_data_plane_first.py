@@ -128,7 +128,7 @@ def test_a_stale_subnet_fails_only_its_group(
     # Given one group names a subnet that no longer exists (DescribeSubnets fails for the batch)
     ec2 = session.client("ec2")
     vpc = ec2.describe_subnets(SubnetIds=[world.subnets[AZ]])["Subnets"][0]["VpcId"]
-    doomed = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.9.0/24", AvailabilityZone="us-east-1b")
+    doomed = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.200.0/24", AvailabilityZone="us-east-1b")
     _group(session, "checkout-stale", [world.subnets[AZ], doomed["Subnet"]["SubnetId"]], 0)
     ec2.delete_subnet(SubnetId=doomed["Subnet"]["SubnetId"])
     config = world.config()
