@@ -247,8 +247,6 @@ class Controller:
             if stored is None:  # released between the claim and now: a recover just finished
                 return self._refuse(run, evacuation, plan, ["the AZ was recovered meanwhile"])
             evacuation = stored
-            if evacuation.practice_until is not None and trigger in REAL_TRIGGERS:
-                evacuation = self._make_real(evacuation, trigger, reason)
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
         if not claim.created and not self._take_lease(run, evacuation):
             bound.warning("evacuation.busy")
@@ -261,6 +259,8 @@ class Controller:
                 if current is None:  # recovered while we waited: report it, change nothing
                     return self._result(run, evacuation, reason="the AZ was recovered meanwhile")
                 evacuation = current
+                if evacuation.practice_until is not None and trigger in REAL_TRIGGERS:
+                    evacuation = self._make_real(evacuation, trigger, reason)  # lease held
                 plan = self._plan(observe(self.config, run.gateways), az_id, evacuation)
                 notes = tuple(plan.warnings)
             bound.info(

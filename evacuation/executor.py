@@ -98,7 +98,9 @@ class Executor:
         # Write-ahead, one round trip for the batch: every before-image is on record before any
         # mutation of the batch is sent.
         self._save([(final.get(s.key) or started[s.key], s) for s in steps])
-        unsettled = [s for s in steps if final.get(s.key, _DONE).outcome is Outcome.IN_PROGRESS]
+        unsettled = [
+            s for s in steps if s.key in final and final[s.key].outcome is Outcome.IN_PROGRESS
+        ]
         if unsettled:
             final.update(self._reverify(unsettled, final))
         if to_apply:
@@ -306,9 +308,6 @@ class Executor:
         if self._on_step is not None:
             self._on_step(record)
         return record
-
-
-_DONE = StepRecord(StepKey(StepKind.ZONAL_SHIFT, ""), Outcome.APPLIED)
 
 
 def _settled(step: PlannedStep, previous: StepRecord | None) -> bool:

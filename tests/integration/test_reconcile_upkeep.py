@@ -150,3 +150,23 @@ def test_a_real_alarm_for_another_az_ends_the_practice_and_evacuates(
     assert result.status is Status.EVACUATED, result.to_dict()
     assert [s["awayFrom"] for s in world.fake.shifts(status="ACTIVE")] == [OTHER]
     assert "preempted" in result.to_dict()
+
+
+def test_a_real_alarm_for_the_practised_az_makes_the_practice_real(
+    world: World, make_controller: ControllerFactory, clock: ManualClock
+) -> None:
+    # Given azevac practises evacuating AZ A for 30 minutes
+    practice = make_controller().practice(AZ, minutes=30)
+    assert practice.status is Status.EVACUATED
+
+    # When A's own alarm fires for real
+    result = make_controller().evacuate(AZ, reason="real alarm", trigger=Trigger.ALARM)
+
+    # Then the AZ stays out as a real evacuation: the practice's end no longer recovers it
+    assert result.evacuation_id == practice.evacuation_id and result.status is Status.EVACUATED
+    held = make_controller().status_of(AZ)
+    assert held is not None and held.practice_until is None and held.trigger is Trigger.ALARM
+    clock.advance(timedelta(minutes=45))
+    report = make_controller().reconcile()
+    assert [r.status for r in report.results] == [Status.EVACUATED], report.to_dict()
+    assert [s["awayFrom"] for s in world.fake.shifts(status="ACTIVE")] == [AZ]
