@@ -42,7 +42,10 @@ class LambdaContext:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's across exec)."""
+    """This process's peak RSS (VmHWM; ru_maxrss would include the parent's across exec).
+
+    The twin of benchmarks.worker.peak_rss_mb, kept apart on purpose: this runner executes with
+    the artifact alone on its import path, so it can import nothing from the checkout."""
     try:
         with open("/proc/self/status", encoding="ascii") as status:
             for line in status:
