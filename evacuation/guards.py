@@ -76,15 +76,18 @@ def too_many_azs(az_id: str, out: Mapping[str, str], max_azs: int) -> str | None
 
 
 def kill_switch(value: str | None, parameter: str) -> str | None:
-    """The operators' off switch for automation: "disabled" stops alarm-triggered runs."""
+    """The operators' off switch for automation: only "enabled" lets it act. "disabled", and
+    any other value (a typo, "off", an empty string), stops it: the switch fails closed."""
     if value is None:
         return f"cannot read the kill switch {parameter}; not acting alone without it"
-    if value.strip().lower() == "disabled":
-        return (
-            f"the kill switch {parameter} is set to disabled: alarm-triggered evacuations are "
-            "off. Evacuate by hand if needed (azevac evacuate), or set it to enabled"
-        )
-    return None
+    state = value.strip().lower()
+    if state == "enabled":
+        return None
+    said = "set to disabled" if state == "disabled" else f"{value.strip()!r}, not 'enabled'"
+    return (
+        f"the kill switch {parameter} is {said}: automatic evacuations are off. Evacuate by "
+        "hand if needed (azevac evacuate), or set it to enabled"
+    )
 
 
 def regional_impact(

@@ -25,6 +25,9 @@ class Settings:
     """AZEVAC_TABLE: the DynamoDB state table; None keeps state in memory (dry runs, tests)."""
     topic_arn: str | None = None
     """AZEVAC_TOPIC_ARN: optional SNS topic for notifications to humans."""
+    kill_switch_parameter: str | None = None
+    """AZEVAC_KILL_SWITCH_PARAMETER: the SSM parameter the stack creates as the kill switch;
+    used when the config names none, so a deployed azevac always has one."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -38,12 +41,20 @@ class Settings:
             config_reference=reference,
             table=env.get("AZEVAC_TABLE", "").strip() or None,
             topic_arn=env.get("AZEVAC_TOPIC_ARN", "").strip() or None,
+            kill_switch_parameter=env.get("AZEVAC_KILL_SWITCH_PARAMETER", "").strip() or None,
         )
 
 
 def load(settings: Settings, clients: AwsClients) -> Config:
-    """Load and validate the config the settings point at."""
-    return load_config(settings.config_reference, ParameterReader(clients))
+    """Load and validate the config the settings point at; the environment's kill switch is
+    the default when the config names none."""
+    config = load_config(settings.config_reference, ParameterReader(clients))
+    if config.safety.kill_switch_parameter or not settings.kill_switch_parameter:
+        return config
+    safety = config.safety.model_copy(
+        update={"kill_switch_parameter": settings.kill_switch_parameter}
+    )
+    return config.model_copy(update={"safety": safety})
 
 
 def state_store(settings: Settings, clients: AwsClients) -> StateStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -239,3 +240,26 @@ def test_resuming_an_evacuation_is_not_blocked_by_start_guards(
     again = make_controller().evacuate(AZ, reason="again", trigger=trigger)
     assert again.evacuation_id == first.evacuation_id
     assert again.status is Status.EVACUATED
+
+
+def test_the_stacks_kill_switch_is_the_default_when_the_config_names_none(
+    world: World, session: boto3.Session, recorder: CallRecorder
+) -> None:
+    # Given the template's switch (AZEVAC_KILL_SWITCH_PARAMETER) is off and the config names none
+    from evacuation.settings import Settings, build_controller  # noqa: PLC0415
+
+    session.client("ssm").put_parameter(Name="/azevac/stack-kill", Value="off", Type="String")
+    settings = Settings(
+        config_reference=json.dumps(world.config()),
+        table=None,
+        kill_switch_parameter="/azevac/stack-kill",
+    )
+    controller = build_controller(settings, session)
+    original = _baseline(world, recorder)
+
+    # When an alarm fires, automation is off ("off" is not "enabled": the switch fails closed)
+    result = controller.evacuate(AZ, reason="alarm", trigger=Trigger.ALARM)
+    _refused_and_untouched(result, world, original, recorder, "/azevac/stack-kill is 'off'")
+    # and read from the environment as a deployed function sees it
+    env = {"AZEVAC_CONFIG": "{}", "AZEVAC_KILL_SWITCH_PARAMETER": "/azevac/stack-kill"}
+    assert Settings.from_env(env).kill_switch_parameter == "/azevac/stack-kill"

@@ -68,10 +68,17 @@ def test_max_azs_counts_only_other_azs(held: dict[str, str], az: str, max_azs: i
     assert (refusal is not None) == (az not in held and others >= max_azs)
 
 
-@given(st.one_of(st.none(), st.sampled_from(["enabled", "disabled", "DISABLED ", "on", ""])))
-def test_kill_switch_refuses_when_disabled_or_unreadable(value: str | None) -> None:
+@given(
+    st.one_of(
+        st.none(),
+        st.sampled_from(["enabled", " Enabled ", "disabled", "DISABLED ", "on", "", "enable"]),
+        st.text(max_size=12),
+    )
+)
+def test_kill_switch_allows_only_enabled_and_fails_closed(value: str | None) -> None:
+    # issue 13 §2: any value other than enabled (or disabled) counts as disabled
     refusal = guards.kill_switch(value, "/azevac/kill-switch")
-    assert (refusal is not None) == (value is None or value.strip().lower() == "disabled")
+    assert (refusal is None) == (value is not None and value.strip().lower() == "enabled")
 
 
 @given(st.dictionaries(st.text(min_size=1, max_size=10), az_ids, max_size=4), st.booleans(), az_ids)
