@@ -57,7 +57,10 @@ def host_flags() -> dict[str, str]:
 def build(function: str, dest: Path) -> Path:
     """`make build-<function>` into `dest` (created) for this machine; returns `dest`."""
     dest.mkdir(parents=True, exist_ok=True)
-    variables = [f"{k}={v}" for k, v in {"ARTIFACTS_DIR": str(dest), **host_flags()}.items()]
+    # This interpreter installs the wheels, not `python3` from PATH: a pyenv shim there rehashes
+    # after each pip install, and two builds at once (one per test worker) race on its lock.
+    flags = {"ARTIFACTS_DIR": str(dest), "PYTHON": sys.executable, **host_flags()}
+    variables = [f"{k}={v}" for k, v in flags.items()]
     done = subprocess.run(
         ["make", "--no-print-directory", f"build-{function}", *variables],
         cwd=ROOT,
