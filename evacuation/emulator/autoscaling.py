@@ -28,7 +28,10 @@ choice" one they leave open):
 2. Describe. Instances carry ``AvailabilityZoneId``, ``LifecycleState``, ``HealthStatus`` and
    ``WeightedCapacity`` (the first override's, when the MixedInstancesPolicy sets one); the group
    carries ``AvailabilityZoneIds`` and ``AvailabilityZoneImpairmentPolicy`` when set, and
-   ``SuspendedProcesses`` (model shapes Instance and AutoScalingGroup).
+   ``SuspendedProcesses`` (model shapes Instance and AutoScalingGroup), each with a
+   ``SuspensionReason`` that says who suspended it and when ("User suspended at <UTC time>";
+   https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SuspendedProcess.html, wording
+   inferred), so a later suspension reads differently from an earlier one.
 3. Rebalancing. An AZ change, or any imbalance, makes the group rebalance: "launches new
    instances before terminating the earlier ones, so that rebalancing does not compromise the
    performance or availability of your application", and it "can temporarily exceed the
@@ -158,7 +161,9 @@ class _GroupState:
     converging: bool = False
     suspension_reasons: dict[str, str] = field(default_factory=dict)
     """process -> SuspensionReason: AWS says who suspended a process and when ("User suspended
-    at 2026-01-01T12:00:00Z"; model shape SuspendedProcess); moto leaves it empty."""
+    at 2026-01-01T12:00:00Z"; model shape SuspendedProcess,
+    https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SuspendedProcess.html); moto
+    leaves it empty. The exact wording is inferred; azevac compares reasons, never parses them."""
 
 
 @dataclass(frozen=True)

@@ -316,6 +316,23 @@ def test_unknown_process_names_are_a_validation_error(autoscaling: Any, world: W
     assert _group(autoscaling, WEB)["SuspendedProcesses"] == []  # nothing half-applied
 
 
+def test_a_suspension_says_who_suspended_and_when(
+    autoscaling: Any, world: World, clock: ManualClock
+) -> None:
+    # SuspendedProcess.SuspensionReason: "The reason that the process was suspended"
+    # (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_SuspendedProcess.html);
+    # AWS answers "User suspended at <time>". A later suspension has a later reason.
+    autoscaling.suspend_processes(AutoScalingGroupName=WEB, ScalingProcesses=["AZRebalance"])
+    [first] = _group(autoscaling, WEB)["SuspendedProcesses"]
+    assert first["SuspensionReason"] == f"User suspended at {clock():%Y-%m-%dT%H:%M:%SZ}"
+    autoscaling.resume_processes(AutoScalingGroupName=WEB, ScalingProcesses=["AZRebalance"])
+    assert _group(autoscaling, WEB)["SuspendedProcesses"] == []
+    clock.advance(timedelta(minutes=5))
+    autoscaling.suspend_processes(AutoScalingGroupName=WEB, ScalingProcesses=["AZRebalance"])
+    [again] = _group(autoscaling, WEB)["SuspendedProcesses"]
+    assert again["SuspensionReason"] != first["SuspensionReason"]
+
+
 def test_processes_of_a_missing_group_are_a_validation_error(autoscaling: Any) -> None:
     for call in (autoscaling.suspend_processes, autoscaling.resume_processes):
         with pytest.raises(ClientError) as err:
