@@ -25,9 +25,8 @@ import boto3
 
 from benchmarks import artifact
 from evacuation.emulator.server import EmbeddedAwsServer
-from evacuation.emulator.table import create_state_table
-from evacuation.emulator.world import build_world, snapshot
-from tests.package.test_artifact_runs import CONFIG_PARAMETER, TABLE, function_for
+from evacuation.emulator.world import snapshot
+from tests.package.test_artifact_runs import function_for, seed_deployment
 from tests.support.sample_events import EVENTS, SETUP, check_answer, fire, handler_of, load
 
 BUILD = artifact.ROOT / ".aws-sam" / "build"
@@ -79,20 +78,8 @@ def main() -> int:
         os.environ["AWS_ENDPOINT_URL"] = aws.endpoint
         template = local_template("none")
         for path in EVENTS:
-            fake = aws.reset()
+            world, variables = seed_deployment(aws, endpoint)
             session = boto3.Session(region_name="us-east-1")
-            world = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})
-            session.client("ssm").put_parameter(
-                Name=CONFIG_PARAMETER, Type="String", Value=json.dumps(world.config())
-            )
-            create_state_table(session.client("dynamodb"), TABLE)
-            topic = session.client("sns").create_topic(Name="azevac")["TopicArn"]
-            variables = {
-                "AWS_ENDPOINT_URL": endpoint,
-                "AZEVAC_CONFIG": f"ssm:{CONFIG_PARAMETER}",
-                "AZEVAC_TABLE": TABLE,
-                "AZEVAC_TOPIC_ARN": topic,
-            }
             fire(session, path)
             before = snapshot(world)
             function = function_for(handler_of(path))

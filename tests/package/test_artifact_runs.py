@@ -59,8 +59,16 @@ def deployed(
     aws: EmbeddedAwsServer, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[World, dict[str, str]]:
     """A fresh world on the server, plus the environment the template gives the functions."""
-    fake = aws.reset()
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint)
+    world, env = seed_deployment(aws, aws.endpoint)
+    return world, {**env, "LOG_LEVEL": "INFO"}
+
+
+def seed_deployment(aws: EmbeddedAwsServer, endpoint: str) -> tuple[World, dict[str, str]]:
+    """What a deployed stack has on the (reset) server, the world and the config in SSM, the
+    state table, the topic; and the variables the template gives the functions, with the
+    functions reaching AWS at `endpoint`. Call with AWS_ENDPOINT_URL pointing at the server."""
+    fake = aws.reset()
     session = boto3.Session(region_name="us-east-1")
     world = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})
     session.client("ssm").put_parameter(
@@ -68,14 +76,12 @@ def deployed(
     )
     create_state_table(session.client("dynamodb"), TABLE)
     topic = session.client("sns").create_topic(Name="azevac")["TopicArn"]
-    env = {
-        "AWS_ENDPOINT_URL": aws.endpoint,
+    return world, {
+        "AWS_ENDPOINT_URL": endpoint,
         "AZEVAC_CONFIG": f"ssm:{CONFIG_PARAMETER}",
         "AZEVAC_TABLE": TABLE,
         "AZEVAC_TOPIC_ARN": topic,
-        "LOG_LEVEL": "INFO",
     }
-    return world, env
 
 
 def invoke(
