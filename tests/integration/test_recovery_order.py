@@ -8,6 +8,7 @@ the prescale put back. A failed capacity step keeps traffic out and the AZ held.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import boto3
 
@@ -25,17 +26,24 @@ def _mutations(recorder: CallRecorder) -> list[str]:
 
 
 def test_evacuation_suspends_then_removes_the_az_then_prescales(
-    world: World, make_controller: ControllerFactory, recorder: CallRecorder
+    world: World, make_controller: ControllerFactory, session: boto3.Session
 ) -> None:
-    config = world.config(safety={"prescale": True})
+    # The groups run in parallel lanes, so the order is checked per group, from each call's
+    # AutoScalingGroupName (the worker group's owners already suspended AZRebalance)
+    calls: list[tuple[str, str]] = []
 
-    make_controller(config).evacuate(AZ, reason="gray")
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if model.name != "DescribeAutoScalingGroups":
+            calls.append((params.get("AutoScalingGroupName", ""), model.name))
 
-    # For the web group (the worker group's owners already suspended AZRebalance)
-    web = [op for op in _mutations(recorder) if op != "StartZonalShift"]
-    web = [op for op in web if op != "ChangeResourceRecordSets"]
-    assert web.index("SuspendProcesses") < web.index("UpdateAutoScalingGroup")
-    assert web.index("UpdateAutoScalingGroup") < web.index("SetDesiredCapacity")
+    session.events.register("before-parameter-build.autoscaling.*", record)
+
+    make_controller(world.config(safety={"prescale": True})).evacuate(AZ, reason="gray")
+
+    web = [op for group, op in calls if group == "checkout-web"]
+    assert web == ["SuspendProcesses", "UpdateAutoScalingGroup", "SetDesiredCapacity"], calls
+    worker = [op for group, op in calls if group == "checkout-worker"]
+    assert worker == ["UpdateAutoScalingGroup", "SetDesiredCapacity"], calls
 
 
 def test_recovery_restores_capacity_then_traffic_then_the_prescale(
