@@ -120,6 +120,7 @@ class _Reads:
     held: Mapping[str, str]
     plan: Plan
     guards: GuardReads | None
+    resumed: Evacuation | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,12 @@ class Controller:
             if preempted:
                 reads = self._read_and_plan(run, reads.az_id, guard_request)
         az_id, plan, held = reads.az_id, reads.plan, reads.held
+        if reads.resumed is not None and trigger in SWITCHED:
+            # Guards do not run for a resume, but the kill switch does: "disabled" stops every
+            # automatic change, an evacuation already under way included.
+            switch_off = self._automation_switch_off()
+            if switch_off is not None:
+                return self._switched_off(run, reads.resumed, plan, switch_off)
         out = self._out_of_service(plan, held)
         refusals = self._refusals(plan, out)
         now = self._clock()
@@ -250,7 +257,7 @@ class Controller:
         bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=az_id)
         if not claim.created and not self._take_lease(run, evacuation):
             bound.warning("evacuation.busy")
-            return self._result(run, evacuation, reason="another invocation is running it now")
+            return self._busy(run, evacuation)
         try:
             if not claim.created:
                 # Another invocation may have run this evacuation between our reads and our
@@ -339,23 +346,24 @@ class Controller:
         the AZ, and the reconciler carries on. `wait=False` skips the wait, and says so."""
         run = self._begin(deadline)
         az_id = self._az_id_of(run, az)
-        evacuation = self.status_of(az_id)
+        evacuation = self.status_of(az_id) or self._orphan_of(az_id)
         if evacuation is None:
             return self._nothing_to_recover(run, az_id)
         evacuation_id = evacuation.evacuation_id
         bound = log.bind(evacuation_id=evacuation_id, az_id=az_id)
         if not self._take_lease(run, evacuation):
             bound.warning("recover.busy")
-            return self._result(run, evacuation, reason="another invocation is running it now")
+            return self._busy(run, evacuation)
         try:
             bound.info("recover.start", reason=reason)
             evacuation = self._save(evacuation.evolve(status=Status.RECOVERING))
             evacuation, held_back = self._revert_in_order(run, evacuation, wait)
             if held_back is None:
-                evacuation = self._save(
-                    evacuation.evolve(status=Status.RECOVERED, recovered_at=self._clock())
+                now = self._clock()
+                evacuation = evacuation.evolve(
+                    status=Status.RECOVERED, recovered_at=now, updated_at=now
                 )
-                self._store.release(self.config.workload, az_id, evacuation_id)
+                self._store.close(evacuation)  # status and release in one transaction
             bound.info("recover.done", status=evacuation.status.value, held_back=held_back)
             notes = [n for n in (held_back, None if wait else NO_WAIT) if n]
             return self._result(run, evacuation, reason="; ".join(notes) or None)
@@ -428,19 +436,21 @@ class Controller:
         AWS: the answer lists exactly which of azevac's changes remain there."""
         run = self._begin(deadline)
         az_id = self._az_id_of(run, az)
-        evacuation = self.status_of(az_id)
+        evacuation = self.status_of(az_id) or self._orphan_of(az_id)
         if evacuation is None:
             raise InvalidRequestError(f"{az_id} has no active evacuation to abandon")
         if not self._take_lease(run, evacuation):
-            return self._result(run, evacuation, reason="another invocation is running it now")
+            return self._busy(run, evacuation)
         try:
             remaining = tuple(s for s in evacuation.steps if s.changed_something)
             listing = "; ".join(f"{s.key.kind.value} {s.key.resource}" for s in remaining)
             why = f"abandoned: {reason}" + (f" | still in AWS: {listing}" if listing else "")
-            evacuation = self._save(
-                evacuation.evolve(status=Status.ABANDONED, reason=f"{evacuation.reason} | {why}")
+            evacuation = evacuation.evolve(
+                status=Status.ABANDONED,
+                reason=f"{evacuation.reason} | {why}",
+                updated_at=self._clock(),
             )
-            self._store.release(self.config.workload, az_id, evacuation.evacuation_id)
+            self._store.close(evacuation)  # status and release in one transaction
             log.warning(
                 "evacuation.abandoned",
                 evacuation_id=evacuation.evacuation_id,
@@ -463,7 +473,7 @@ class Controller:
         """What recover would revert (the active evacuation's records). Changes nothing."""
         run = self._begin(deadline)
         az_id = self._az_id_of(run, az)
-        evacuation = self.status_of(az_id)
+        evacuation = self.status_of(az_id) or self._orphan_of(az_id)
         if evacuation is None:
             return self._nothing_to_recover(run, az_id)
         to_revert = tuple(s for s in evacuation.steps if s.changed_something)
@@ -479,22 +489,45 @@ class Controller:
         """
         run = self._begin(deadline)
         observation = observe(self.config, run.gateways)
-        problems = readiness_problems(self.config, observation)
-        for problem in problems:
-            log.warning("readiness.problem", workload=self.config.workload, problem=problem)
+        problems = list(readiness_problems(self.config, observation))
         switch_off = self._automation_switch_off()
         results: list[Result] = []
         extended: list[str] = []
         restarted: list[str] = []
         alerts: list[str] = []
-        for az_id, evacuation_id in sorted(self._store.held(self.config.workload).items()):
+        locks = self._store.locks()
+        for workload, held in sorted(locks.items()):
+            if workload == self.config.workload:
+                continue
+            for az_id, evacuation_id in sorted(held.items()):
+                problems.append(
+                    f"evacuation {evacuation_id} of {az_id} is recorded under workload "
+                    f"{workload!r}, not {self.config.workload!r} (renamed?): its shifts are kept "
+                    f"and `azevac recover --az {az_id}` restores it from its records"
+                )
+                extended += self._keep_orphan(run, az_id, evacuation_id, alerts)
+        for az_id, evacuation_id in sorted(locks.get(self.config.workload, {}).items()):
             bound = log.bind(evacuation_id=evacuation_id, az_id=az_id)
             try:
-                evacuation = self._load_holder(az_id, evacuation_id)
+                holder = self._load_holder(az_id, evacuation_id)
+                if holder is None:
+                    continue  # a finished evacuation's stale lock, released (and logged)
+                evacuation = holder
                 upkeep = self._keep_shifts(run, evacuation)
                 extended += upkeep.extended
                 alerts += self._upkeep_alerts(evacuation, upkeep)
                 alerts += [f"{az_id} ({evacuation_id}): {w}" for w in _fighting(observation, az_id)]
+                problems += _unconfigured(self.config, observation, evacuation)
+                if switch_off is not None:
+                    # Disabled: no automatic change at all but the extension above, which keeps
+                    # traffic out of the AZ (a disabled switch never silently brings it back).
+                    skipped = _skipped_while_off(self, evacuation, run, observation)
+                    bound.warning("reconcile.switched_off", why=switch_off, skipped=skipped)
+                    alerts.append(
+                        f"{az_id} ({evacuation_id}): {switch_off}; {skipped} skipped, shifts in "
+                        "force still extended"
+                    )
+                    continue
                 if evacuation.status is Status.RECOVERING:
                     # A recovery in progress is carried on, never skipped (REC-2): capacity
                     # first, traffic only once it is back. Each run that cannot finish pages.
@@ -510,13 +543,6 @@ class Controller:
                     bound.info("practice.ending", why=ending)
                     results.append(self.recover(az_id, reason=ending, deadline=run.deadline))
                     continue
-                if switch_off is not None:
-                    bound.warning("reconcile.drift_repair_off", why=switch_off)
-                    alerts.append(
-                        f"{az_id} ({evacuation_id}): {switch_off}; drift repair skipped, "
-                        "shifts in force still extended"
-                    )
-                    continue
                 result = self.evacuate(
                     az_id,
                     reason=evacuation.reason,
@@ -530,6 +556,8 @@ class Controller:
                 alerts.append(f"{az_id} ({evacuation_id}): reconcile failed: {exc}")
         for shift_id in extended:
             log.info("reconcile.shift_extended", workload=self.config.workload, shift=shift_id)
+        for problem in problems:
+            log.warning("readiness.problem", workload=self.config.workload, problem=problem)
         return ReconcileReport(
             tuple(results), tuple(extended), tuple(problems), tuple(alerts), tuple(restarted)
         )
@@ -544,6 +572,45 @@ class Controller:
             return ShiftUpkeep()
         ctx = self._executor_context(run, evacuation)
         return ZonalShiftRunner().extend_recorded(ctx, shift_records, self._clock(), EXTEND_WITHIN)
+
+    def _keep_orphan(
+        self, run: _Run, az_id: str, evacuation_id: str, alerts: list[str]
+    ) -> list[str]:
+        """Extend the shifts of an evacuation recorded under another workload name: renaming
+        the workload must not let its shifts expire. Nothing else is done to it automatically."""
+        try:
+            evacuation = self._load_holder(az_id, evacuation_id)
+            if evacuation is None:
+                return []
+            upkeep = self._keep_shifts(run, evacuation)
+        except Exception as exc:  # isolated and reported: the pass goes on
+            log.error(
+                "reconcile.orphan_failed",
+                evacuation_id=evacuation_id,
+                az_id=az_id,
+                error=str(exc),
+                exc_info=exc,
+            )
+            alerts.append(f"{az_id} ({evacuation_id}): reconcile failed: {exc}")
+            return []
+        alerts += self._upkeep_alerts(evacuation, upkeep)
+        return list(upkeep.extended)
+
+    def _orphan_of(self, az_id: str) -> Evacuation | None:
+        """The active evacuation of `az_id` recorded under another workload name (the config's
+        workload was renamed): recover and abandon restore it from its records all the same."""
+        for workload, held in sorted(self._store.locks().items()):
+            if workload != self.config.workload and az_id in held:
+                evacuation = self._load_holder(az_id, held[az_id])
+                if evacuation is not None:
+                    log.warning(
+                        "state.orphan_found",
+                        evacuation_id=evacuation.evacuation_id,
+                        az_id=az_id,
+                        recorded_workload=workload,
+                    )
+                    return evacuation
+        return None
 
     def _upkeep_alerts(self, evacuation: Evacuation, upkeep: ShiftUpkeep) -> list[str]:
         where = f"{evacuation.az_id} ({evacuation.evacuation_id})"
@@ -586,18 +653,37 @@ class Controller:
             return None
         return self._load_holder(az_id, evacuation_id)
 
-    def _load_holder(self, az_id: str, evacuation_id: str) -> Evacuation:
+    def _load_holder(self, az_id: str, evacuation_id: str) -> Evacuation | None:
+        """The evacuation the lock names for `az_id`, or None when its record says it is over
+        (RECOVERED, ABANDONED, REFUSED: a lock left by a crash before closes were one
+        transaction, or a hand edit). Such a lock is released here: a finished evacuation is
+        never resumed, and never re-evacuates an AZ an operator just recovered."""
         evacuation = self._store.load(evacuation_id)
         if evacuation is None:
             raise StateCorruptError(
                 f"the lock of {az_id} names {evacuation_id}, which has no record"
             )
-        return evacuation
+        if evacuation.status.is_active:
+            return evacuation
+        log.warning(
+            "state.stale_lock_released",
+            evacuation_id=evacuation_id,
+            az_id=az_id,
+            status=evacuation.status.value,
+        )
+        self._store.close(evacuation)
+        return None
 
     def status(self, limit: int = 20) -> list[Evacuation]:
-        """The workload's evacuations, active ones first, then newest first."""
-        evacuations = list(self._store.list(self.config.workload, limit))
-        return sorted(evacuations, key=lambda e: not e.status.is_active)
+        """Every AZ held first (whatever happened since), then the newest evacuations."""
+        active = [
+            e
+            for az_id, evacuation_id in sorted(self._store.held(self.config.workload).items())
+            if (e := self._load_holder(az_id, evacuation_id)) is not None
+        ]
+        shown = {e.evacuation_id for e in active}
+        recent = [e for e in self._store.list(self.config.workload, limit)]
+        return active + [e for e in recent if e.evacuation_id not in shown]
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -653,18 +739,7 @@ class Controller:
             resuming = start(partial(self._load_holder, az_id, holder)) if holder else None
             guard_reads = None
             if guard_request is not None and holder is None:
-                guard_reads = start(
-                    partial(
-                        read_guard_inputs,
-                        self.config,
-                        az_id=az_id,
-                        trigger=guard_request.trigger,
-                        stop_alarms=guard_request.stop_alarms,
-                        history=partial(self._store.history, self.config.workload),
-                        cloudwatch=run.gateways.cloudwatch,
-                        read_parameter=self._parameters(),
-                    )
-                )
+                guard_reads = start(partial(self._guard_reads, run, az_id, guard_request))
             observation = observing.result()
             used = observation.workload_az_ids(self.config)
             if az_id not in used:
@@ -673,10 +748,26 @@ class Controller:
                     f"it runs in {', '.join(sorted(used)) or 'no AZ azevac can see'}"
                 )
             resumed = resuming.result() if resuming else None
+            guards_read = guard_reads.result() if guard_reads else None
+            if holder is not None and resumed is None:  # its lock was stale: now released
+                held = {az: ev for az, ev in held.items() if az != az_id}
+                if guard_request is not None:
+                    guards_read = self._guard_reads(run, az_id, guard_request)
             plan = self._plan(observation, az_id, resumed)
-            return _Reads(
-                az_id, observation, held, plan, guard_reads.result() if guard_reads else None
-            )
+            return _Reads(az_id, observation, held, plan, guards_read, resumed)
+
+    def _guard_reads(self, run: _Run, az_id: str, request: _GuardRequest) -> GuardReads:
+        workload = self.config.workload
+        return read_guard_inputs(
+            self.config,
+            az_id=az_id,
+            trigger=request.trigger,
+            stop_alarms=request.stop_alarms,
+            history=partial(self._store.history, workload, self._clock() - HISTORY_WINDOW),
+            recovered_at=partial(self._store.recovered_at, workload),
+            cloudwatch=run.gateways.cloudwatch,
+            read_parameter=self._parameters(),
+        )
 
     def _plan(self, observation: Observation, az_id: str, resumed: Evacuation | None) -> Plan:
         if resumed is None:
@@ -707,7 +798,7 @@ class Controller:
             if other == az_id:
                 continue
             holder = self._load_holder(other, evacuation_id)
-            if holder.practice_until is None:
+            if holder is None or holder.practice_until is None:
                 continue
             why = f"practice ended: a real {trigger.value} evacuation of {az_id} takes precedence"
             log.warning("practice.preempted", evacuation_id=evacuation_id, az_id=other, by=az_id)
@@ -764,6 +855,43 @@ class Controller:
         lease = self._lease(run)
         return self._store.acquire_lease(
             evacuation.evacuation_id, lease.owner, self._clock(), lease.until
+        )
+
+    def _busy(self, run: _Run, evacuation: Evacuation) -> Result:
+        """Another invocation holds the run lease: IN_PROGRESS, whatever the record says, and
+        nothing done here (the CLI exits 3 on it; never a success for work it did not do)."""
+        return replace(
+            self._result(run, evacuation, reason=BUSY),
+            status=Status.IN_PROGRESS,
+            steps=(),
+        )
+
+    def _switched_off(
+        self, run: _Run, evacuation: Evacuation, plan: Plan, switch_off: str
+    ) -> Result:
+        """The kill switch stops an automatic resume: nothing changes, and the answer says so
+        (the evacuation keeps its own record and status)."""
+        log.warning(
+            "guard.refused",
+            evacuation_id=evacuation.evacuation_id,
+            az_id=evacuation.az_id,
+            refusals=[switch_off],
+            resumed=True,
+        )
+        why = (
+            f"{switch_off}; evacuation {evacuation.evacuation_id} ({evacuation.status.value}) "
+            "is left as it is, nothing changed"
+        )
+        return Result(
+            self.config.workload,
+            evacuation.az_id,
+            Status.REFUSED,
+            evacuation.evacuation_id,
+            reason=why,
+            steps=tuple(preview(s) for s in plan.steps),
+            refusals=(switch_off,),
+            retries=run.retry.retries,
+            total_seconds=self._elapsed(run),
         )
 
     def _shadow(self, run: _Run, plan: Plan, refusals: list[str]) -> Result:
@@ -826,7 +954,7 @@ class Controller:
     def _executor_context(self, run: _Run, evacuation: Evacuation) -> RunContext:
         return RunContext(
             evacuation_id=evacuation.evacuation_id,
-            workload=self.config.workload,
+            workload=evacuation.workload,
             az_id=evacuation.az_id,
             config=self.config,
             gateways=run.gateways,
@@ -872,6 +1000,38 @@ class Controller:
 
 REAL_TRIGGERS = frozenset({Trigger.ALARM, Trigger.MANUAL})
 """Triggers of a real evacuation: they pre-empt azevac's practice runs."""
+SWITCHED = frozenset({Trigger.ALARM, Trigger.PRACTICE, Trigger.RECONCILE})
+"""Triggers the kill switch stops: every run no human asked for just now (a practice runs on its
+own once started)."""
+BUSY = "another invocation is running this evacuation now; nothing done here (check: azevac status)"
+HISTORY_WINDOW = timedelta(hours=24)
+"""What the guards weigh: the daily limit counts the last 24 hours (flap damping reads the
+lock's recovery times, which no window can hide)."""
+
+
+def _skipped_while_off(
+    controller: Controller, evacuation: Evacuation, run: _Run, observation: Observation
+) -> str:
+    """What the reconciler would have done for `evacuation` but does not with the switch off."""
+    if evacuation.status is Status.RECOVERING:
+        return "carrying on its recovery"
+    ending = controller.practice_should_end(evacuation, run, observation)
+    if ending is not None:
+        return f"ending the practice run ({ending})"
+    return "drift repair"
+
+
+def _unconfigured(config: Config, observation: Observation, evacuation: Evacuation) -> list[str]:
+    """Readiness drift: azevac's changes on resources the config no longer names. They stay
+    true (shifts extended from the records) and recover restores them from the records."""
+    planned = {s.key for s in build_plan(config, observation, evacuation.az_id).steps}
+    return [
+        f"evacuation {evacuation.evacuation_id} of {evacuation.az_id} changed "
+        f"{s.key.kind.value} {s.key.resource}, which the config no longer names: it stays "
+        "as azevac left it (shifts still extended) and recover restores it from the record"
+        for s in evacuation.steps
+        if s.changed_something and s.key not in planned
+    ]
 
 
 def _status_of(plan: Plan, records: Sequence[StepRecord]) -> Status:

@@ -37,11 +37,14 @@ class GuardReads:
     """What the contextual guards weigh, read before deciding (and alongside the plan's reads)."""
 
     history: Sequence[Evacuation]
-    """The workload's evacuation headers, newest first."""
+    """The workload's evacuations of the last 24 hours that were not refused, newest first."""
     alarm_states: Mapping[str, str] | EvacuationError
     """Alarm name -> state for the alarms the regional check and stop conditions watch."""
     kill_switch: str | None = None
     """The kill switch parameter's value; None when there is none or it could not be read."""
+    recovered_at: Mapping[str, datetime] = field(default_factory=dict)
+    """When each AZ was last recovered, from the lock: flap damping's input, however long ago
+    the evacuation began."""
 
 
 def read_guard_inputs(
@@ -52,13 +55,15 @@ def read_guard_inputs(
     stop_alarms: Sequence[str],
     history: Callable[[], Sequence[Evacuation]],
     cloudwatch: CloudWatchGateway,
+    recovered_at: Callable[[], Mapping[str, datetime]] = dict,
     read_parameter: Callable[[str], str],
 ) -> GuardReads:
     """Read history, alarm states and the kill switch at once: they do not depend on each other."""
     names = _alarm_names(config, az_id, stop_alarms) if trigger in AUTOMATIC else []
     parameter = config.safety.kill_switch_parameter
-    with ThreadPoolExecutor(2, thread_name_prefix="guards") as pool:
+    with ThreadPoolExecutor(3, thread_name_prefix="guards") as pool:
         states = pool.submit(contextvars.copy_context().run, _alarm_states, cloudwatch, names)
+        recovered = pool.submit(contextvars.copy_context().run, recovered_at)
         switch = (
             pool.submit(contextvars.copy_context().run, _read, read_parameter, parameter)
             if parameter
@@ -68,6 +73,7 @@ def read_guard_inputs(
             history=history(),
             alarm_states=states.result(),
             kill_switch=switch.result() if switch else None,
+            recovered_at=recovered.result(),
         )
 
 
@@ -103,9 +109,10 @@ def preflight(
             notes.append(f"{unreadable}; manual run goes ahead")
     else:
         refusals += _some(guards.autoshifts_elsewhere(az_id, autoshifts))
-    last_recovered = max(
-        (e.recovered_at for e in history if e.az_id == az_id and e.recovered_at), default=None
-    )
+    recovered = [e.recovered_at for e in history if e.az_id == az_id and e.recovered_at]
+    if az_id in reads.recovered_at:
+        recovered.append(reads.recovered_at[az_id])
+    last_recovered = max(recovered, default=None)
     refusals += _some(guards.cooldown(az_id, last_recovered, now, safety.cooldown_minutes, force))
     if force:
         log.warning("guard.forced", az_id=az_id, trigger=trigger.value, cooldown_bypassed=True)

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+import structlog
+
+from evacuation.metrics import count
 from evacuation.model import Evacuation, StepRecord
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,25 @@ class StateStore(Protocol):
         """Drop the AZ from the workload lock, only if `evacuation_id` still holds it."""
         ...
 
+    def close(self, evacuation: Evacuation) -> None:
+        """Write the final header of `evacuation` (RECOVERED or ABANDONED) and release its AZ in
+        ONE transaction: no crash can leave a finished evacuation holding the AZ (where the
+        reconciler would resume it). The AZ is released only if this evacuation holds it; a
+        RECOVERED one also stamps the AZ's recovery time on the lock (what flap damping reads).
+        """
+        ...
+
     def held(self, workload: str) -> Mapping[str, str]:
         """The AZs currently evacuated for the workload: az_id -> evacuation_id."""
+        ...
+
+    def recovered_at(self, workload: str) -> Mapping[str, datetime]:
+        """When each AZ of the workload was last recovered (from the lock, one read)."""
+        ...
+
+    def locks(self) -> Mapping[str, Mapping[str, str]]:
+        """Every workload holding an AZ in this store: workload -> az_id -> evacuation_id. A
+        renamed workload's evacuations stay visible here (the reconciler keeps them true)."""
         ...
 
     def acquire_lease(self, evacuation_id: str, owner: str, now: datetime, until: datetime) -> bool:
@@ -83,10 +105,20 @@ class StateStore(Protocol):
         ...
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
-        """The workload's evacuations, newest first, with their steps."""
+        """The workload's evacuations, newest first, with their steps. A record that cannot be
+        read is skipped with a warning (and counted), never a reason to show nothing."""
         ...
 
-    def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
-        """The workload's evacuation headers (no steps), newest first: what the guards weigh.
-        One read, however many steps the evacuations have."""
+    def history(self, workload: str, since: datetime) -> Sequence[Evacuation]:
+        """The headers (no steps) of the workload's evacuations created at or after `since` that
+        were not refused, newest first, every page: what the guards weigh. Refusals are left
+        out by the read itself, so no number of them can hide an evacuation. A record that
+        cannot be read is skipped with a warning (and counted): it never blocks a new one."""
         ...
+
+
+def skip_unreadable(workload: str, item: str, error: Exception) -> None:
+    """A record that cannot be read back is left out of a listing with a warning and a metric
+    (StateRecordsSkipped): one hand-edited item must not block an evacuation or hide the rest."""
+    log.warning("state.record_skipped", workload=workload, item=item, error=str(error))
+    count("StateRecordsSkipped")

@@ -2,7 +2,10 @@
 
 Layout (one table, keys from template.yaml):
 - workload lock  pk=WL#<workload>  sk=LOCK          one attribute per held AZ (az#<id> = evac id)
-                                                    and held_count; claimed in ONE transaction
+                                                    and held_count; claimed in ONE transaction,
+                                                    released with the final header in ONE;
+                                                    recovered#<id> = when the AZ came back;
+                                                    + gsi1pk=LOCKS, gsi1sk=<workload>
 - header         pk=EVAC#<id>      sk=META          + gsi1pk=WL#<workload>, gsi1sk=<created>#<id>
 - step           pk=EVAC#<id>      sk=STEP#<key>    before written once (if_not_exists)
 before/after are JSON strings so floats and nulls round-trip exactly.
@@ -15,7 +18,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -23,13 +26,15 @@ from evacuation.aws.errors import AwsApiError, translate
 from evacuation.errors import StateCorruptError
 from evacuation.model import Evacuation, Outcome, Status, StepKey, StepRecord, Trigger
 from evacuation.retry import Deadline, RetryPolicy
-from evacuation.state.base import Claim, Lease
+from evacuation.state.base import Claim, Lease, skip_unreadable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
 AZ_PREFIX = "az#"
+RECOVERED_PREFIX = "recovered#"
+LOCKS = "LOCKS"  # the lock items' index key: every workload holding an AZ, in one query
 GSI = "by-workload"
 HEADER_FIELDS = (
     "evacuation_id", "workload", "az_id", "status", "trigger", "reason", "created_at",
@@ -78,7 +83,8 @@ class DynamoDBStateStore:
                                 "Update": {
                                     "TableName": self._table,
                                     "Key": self._lock_key(evacuation.workload),
-                                    "UpdateExpression": "SET #az = :id ADD held_count :one",
+                                    "UpdateExpression": "SET #az = :id, gsi1pk = :locks, "
+                                    "gsi1sk = :workload ADD held_count :one",
                                     "ConditionExpression": "attribute_not_exists(#az) AND "
                                     "(attribute_not_exists(held_count) OR held_count < :max)",
                                     "ExpressionAttributeNames": {
@@ -88,6 +94,8 @@ class DynamoDBStateStore:
                                         ":id": _s(evacuation.evacuation_id),
                                         ":one": _n(1),
                                         ":max": _n(max_azs),
+                                        ":locks": _s(LOCKS),
+                                        ":workload": _s(evacuation.workload),
                                     },
                                 }
                             },
@@ -126,7 +134,59 @@ class DynamoDBStateStore:
             ExpressionAttributeValues={":id": _s(evacuation_id), ":minus": _n(-1)},
         )
 
+    def close(self, evacuation: Evacuation) -> None:
+        lock: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._lock_key(evacuation.workload),
+            "UpdateExpression": "REMOVE #az ADD held_count :minus",
+            "ConditionExpression": "#az = :id",
+            "ExpressionAttributeNames": {"#az": AZ_PREFIX + evacuation.az_id},
+            "ExpressionAttributeValues": {":id": _s(evacuation.evacuation_id), ":minus": _n(-1)},
+        }
+        if evacuation.status is Status.RECOVERED and evacuation.recovered_at is not None:
+            lock["UpdateExpression"] += " SET #rec = :rec"
+            lock["ExpressionAttributeNames"]["#rec"] = RECOVERED_PREFIX + evacuation.az_id
+            lock["ExpressionAttributeValues"][":rec"] = _s(evacuation.recovered_at.isoformat())
+        header = {"TableName": self._table, **self._header_update(evacuation)}
+        for _ in range(CLAIM_ATTEMPTS):
+            try:
+                self._call(
+                    "dynamodb.TransactWriteItems",
+                    partial(
+                        self._client.transact_write_items,
+                        TransactItems=[{"Update": header}, {"Update": lock}],  # type: ignore[typeddict-item]
+                    ),
+                )
+                return
+            except AwsApiError as exc:
+                if exc.code not in CONFLICT_CODES:
+                    raise
+            if self.held(evacuation.workload).get(evacuation.az_id) != evacuation.evacuation_id:
+                self.save_header(evacuation)  # the AZ is not (or no longer) ours to release
+                return
+        raise StateCorruptError(
+            f"evacuation {evacuation.evacuation_id}: could not write its final status and "
+            f"release {evacuation.az_id} after {CLAIM_ATTEMPTS} attempts"
+        )
+
     def held(self, workload: str) -> Mapping[str, str]:
+        return _prefixed(self._lock_item(workload), AZ_PREFIX)
+
+    def recovered_at(self, workload: str) -> Mapping[str, datetime]:
+        times = _prefixed(self._lock_item(workload), RECOVERED_PREFIX)
+        item = f"WL#{workload}/LOCK"
+        return {az: _utc(item, f"{RECOVERED_PREFIX}{az}", raw) for az, raw in times.items()}
+
+    def locks(self) -> Mapping[str, Mapping[str, str]]:
+        items = self._query(
+            IndexName=GSI,
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": _s(LOCKS)},
+        )
+        found = {i["pk"]["S"].removeprefix("WL#"): _prefixed(i, AZ_PREFIX) for i in items}
+        return {workload: held for workload, held in found.items() if held}
+
+    def _lock_item(self, workload: str) -> Item:
         response = self._call(
             "dynamodb.GetItem",
             partial(
@@ -136,12 +196,7 @@ class DynamoDBStateStore:
                 ConsistentRead=True,
             ),
         )
-        item = response.get("Item", {})
-        return {
-            name.removeprefix(AZ_PREFIX): value["S"]
-            for name, value in item.items()
-            if name.startswith(AZ_PREFIX) and "S" in value
-        }
+        return response.get("Item", {})
 
     # -- lease ---------------------------------------------------------------------------------
 
@@ -169,6 +224,14 @@ class DynamoDBStateStore:
     # -- records -------------------------------------------------------------------------------
 
     def save_header(self, evacuation: Evacuation) -> None:
+        update = self._header_update(evacuation)
+        self._call(
+            "dynamodb.UpdateItem",
+            partial(self._client.update_item, TableName=self._table, **update),
+        )
+
+    def _header_update(self, evacuation: Evacuation) -> dict[str, Any]:
+        """UpdateItem arguments (less the table) that write every header field."""
         item = self._header_item(evacuation)
         values = {k: v for k, v in item.items() if k not in ("pk", "sk")}
         absent = [f for f in HEADER_FIELDS if f not in item]
@@ -177,17 +240,12 @@ class DynamoDBStateStore:
         expression = "SET " + ", ".join(f"{index[k]} = :{i}" for i, k in enumerate(values))
         if absent:
             expression += " REMOVE " + ", ".join(index[k] for k in absent)
-        self._call(
-            "dynamodb.UpdateItem",
-            partial(
-                self._client.update_item,
-                TableName=self._table,
-                Key=self._header_key(evacuation.evacuation_id),
-                UpdateExpression=expression,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":{i}": v for i, v in enumerate(values.values())},
-            ),
-        )
+        return {
+            "Key": self._header_key(evacuation.evacuation_id),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": {f":{i}": v for i, v in enumerate(values.values())},
+        }
 
     def save_step(self, evacuation_id: str, step: StepRecord) -> None:
         update = self._step_update(evacuation_id, step, time.time_ns())
@@ -252,26 +310,49 @@ class DynamoDBStateStore:
             ExpressionAttributeValues={":pk": _s(f"EVAC#{evacuation_id}")},
             ConsistentRead=True,
         )
-        header = next((i for i in items if i["sk"]["S"] == "META"), None)
+        header = next((i for i in items if _sort_key(i) == "META"), None)
         if header is None:
             return None
         steps = sorted(
-            (i for i in items if i["sk"]["S"].startswith("STEP#")), key=lambda i: int(i["seq"]["N"])
+            (i for i in items if _sort_key(i).startswith("STEP#")),
+            key=lambda i: _parse(evacuation_id, i, "seq", int, "N"),
         )
         return _parse_header(evacuation_id, header).evolve(
             steps=tuple(_parse_step(evacuation_id, s) for s in steps)
         )
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
-        headers = self._newest_headers(workload, limit)
-        loaded = [self.load(item["evacuation_id"]["S"]) for item in headers]
-        return [e for e in loaded if e is not None]
+        found = []
+        for item in self._newest_headers(workload, limit):
+            try:
+                evacuation = self.load(_field("?", item, "evacuation_id"))
+            except StateCorruptError as exc:
+                skip_unreadable(workload, item.get("pk", {}).get("S", "?"), exc)
+                continue
+            if evacuation is not None:
+                found.append(evacuation)
+        return found
 
-    def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
-        return [
-            _parse_header(_field("?", item, "evacuation_id"), item)
-            for item in self._newest_headers(workload, limit)
-        ]
+    def history(self, workload: str, since: datetime) -> Sequence[Evacuation]:
+        items = self._query(
+            IndexName=GSI,
+            KeyConditionExpression="gsi1pk = :pk AND gsi1sk >= :since",
+            FilterExpression="#status <> :refused",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":pk": _s(f"WL#{workload}"),
+                ":since": _s(since.isoformat()),
+                ":refused": _s(Status.REFUSED.value),
+            },
+            ScanIndexForward=False,
+        )
+        found = []
+        for item in items:
+            try:
+                found.append(_parse_header(_field("?", item, "evacuation_id"), item))
+            except StateCorruptError as exc:
+                skip_unreadable(workload, item.get("pk", {}).get("S", "?"), exc)
+        return found
 
     def _newest_headers(self, workload: str, limit: int) -> Sequence[Item]:
         """The workload's header items, newest first: the index projects every header
@@ -356,34 +437,75 @@ class DynamoDBStateStore:
 
 def _field(evacuation_id: str, item: Mapping[str, Any], name: str, kind: str = "S") -> Any:
     try:
-        return item[name][kind]
+        value = item[name][kind]
     except (KeyError, TypeError) as exc:
         raise StateCorruptError(
-            f"evacuation {evacuation_id}: item {item.get('sk', {}).get('S', '?')} has no "
-            f"valid {name!r}"
+            f"evacuation {evacuation_id}: item {_sort_key(item)}: attribute {name!r} is missing "
+            f"or not of type {kind}"
         ) from exc
+    if not isinstance(value, str):
+        raise StateCorruptError(
+            f"evacuation {evacuation_id}: item {_sort_key(item)}: attribute {name!r} is not of "
+            f"type {kind}"
+        )
+    return value
 
 
 def _optional_time(evacuation_id: str, item: Mapping[str, Any], name: str) -> datetime | None:
     if name not in item:
         return None
-    return _parse(evacuation_id, item, name, datetime.fromisoformat)
+    return _parse(evacuation_id, item, name, _aware)
+
+
+def _aware(raw: str) -> datetime:
+    """An ISO time; one without a zone (hand-written) is read as UTC, as azevac writes them."""
+    value = datetime.fromisoformat(raw)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _utc(item: str, name: str, raw: str) -> datetime:
+    try:
+        return _aware(raw)
+    except ValueError as exc:
+        raise StateCorruptError(f"item {item}: {name}={raw!r} is not a valid time") from exc
+
+
+def _prefixed(item: Mapping[str, Any], prefix: str) -> dict[str, str]:
+    """The item's string attributes named prefix + key, by key."""
+    return {
+        name.removeprefix(prefix): value["S"]
+        for name, value in item.items()
+        if name.startswith(prefix) and isinstance(value, Mapping) and "S" in value
+    }
 
 
 def _parse(
-    evacuation_id: str, item: Mapping[str, Any], name: str, convert: Callable[[str], T]
+    evacuation_id: str,
+    item: Mapping[str, Any],
+    name: str,
+    convert: Callable[[str], T],
+    kind: str = "S",
 ) -> T:
-    raw = _field(evacuation_id, item, name)
+    raw = _field(evacuation_id, item, name, kind)
     try:
         return convert(raw)
     except (ValueError, TypeError) as exc:
         raise StateCorruptError(
-            f"evacuation {evacuation_id}: item {item['sk']['S']}: {name}={raw!r} is not valid"
+            f"evacuation {evacuation_id}: item {_sort_key(item)}: {name}={raw!r} is not valid"
         ) from exc
 
 
+def _sort_key(item: Mapping[str, Any]) -> str:
+    sk = item.get("sk")
+    return str(sk.get("S", "?")) if isinstance(sk, Mapping) else "?"
+
+
 def _parse_header(evacuation_id: str, item: Mapping[str, Any]) -> Evacuation:
-    seconds = item.get("data_plane_seconds")
+    seconds = (
+        _parse(evacuation_id, item, "data_plane_seconds", float, "N")
+        if "data_plane_seconds" in item
+        else None
+    )
     return Evacuation(
         evacuation_id=_field(evacuation_id, item, "evacuation_id"),
         workload=_field(evacuation_id, item, "workload"),
@@ -391,12 +513,12 @@ def _parse_header(evacuation_id: str, item: Mapping[str, Any]) -> Evacuation:
         status=_parse(evacuation_id, item, "status", Status),
         trigger=_parse(evacuation_id, item, "trigger", Trigger),
         reason=_field(evacuation_id, item, "reason"),
-        created_at=_parse(evacuation_id, item, "created_at", datetime.fromisoformat),
-        updated_at=_parse(evacuation_id, item, "updated_at", datetime.fromisoformat),
+        created_at=_parse(evacuation_id, item, "created_at", _aware),
+        updated_at=_parse(evacuation_id, item, "updated_at", _aware),
         finished_at=_optional_time(evacuation_id, item, "finished_at"),
         recovered_at=_optional_time(evacuation_id, item, "recovered_at"),
         practice_until=_optional_time(evacuation_id, item, "practice_until"),
-        data_plane_seconds=float(seconds["N"]) if seconds else None,
+        data_plane_seconds=seconds,
         stop_alarms=tuple(
             _parse(evacuation_id, item, "stop_alarms", json.loads) if "stop_alarms" in item else ()
         ),
@@ -409,9 +531,9 @@ def _parse_step(evacuation_id: str, item: Mapping[str, Any]) -> StepRecord:
         outcome=_parse(evacuation_id, item, "outcome", Outcome),
         before=_parse(evacuation_id, item, "before", json.loads) if "before" in item else None,
         after=_parse(evacuation_id, item, "after", json.loads),
-        error=item["error"]["S"] if "error" in item else None,
-        reason=item["reason"]["S"] if "reason" in item else None,
+        error=_field(evacuation_id, item, "error") if "error" in item else None,
+        reason=_field(evacuation_id, item, "reason") if "reason" in item else None,
         started_at=_optional_time(evacuation_id, item, "started_at"),
         finished_at=_optional_time(evacuation_id, item, "finished_at"),
-        attempts=int(_field(evacuation_id, item, "attempts", "N")),
+        attempts=_parse(evacuation_id, item, "attempts", int, "N"),
     )

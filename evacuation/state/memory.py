@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from evacuation.model import Evacuation, StepKey, StepRecord
+from evacuation.model import Evacuation, Status, StepKey, StepRecord
 from evacuation.state.base import Claim, Lease
 
 
@@ -27,6 +27,7 @@ class InMemoryStateStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._locks: dict[str, dict[str, str]] = {}
+        self._recovered: dict[str, dict[str, datetime]] = {}
         self._evacuations: dict[str, _Stored] = {}
 
     def claim(self, evacuation: Evacuation, max_azs: int, lease: Lease | None = None) -> Claim:
@@ -48,9 +49,28 @@ class InMemoryStateStore:
             if held.get(az_id) == evacuation_id:
                 del held[az_id]
 
+    def close(self, evacuation: Evacuation) -> None:
+        with self._lock:  # one lock around both writes: the transaction
+            self._write_header(evacuation)
+            held = self._locks.get(evacuation.workload, {})
+            if held.get(evacuation.az_id) != evacuation.evacuation_id:
+                return
+            del held[evacuation.az_id]
+            if evacuation.status is Status.RECOVERED and evacuation.recovered_at is not None:
+                recovered = self._recovered.setdefault(evacuation.workload, {})
+                recovered[evacuation.az_id] = evacuation.recovered_at
+
     def held(self, workload: str) -> Mapping[str, str]:
         with self._lock:
             return dict(self._locks.get(workload, {}))
+
+    def recovered_at(self, workload: str) -> Mapping[str, datetime]:
+        with self._lock:
+            return dict(self._recovered.get(workload, {}))
+
+    def locks(self) -> Mapping[str, Mapping[str, str]]:
+        with self._lock:
+            return {workload: dict(held) for workload, held in self._locks.items() if held}
 
     def acquire_lease(self, evacuation_id: str, owner: str, now: datetime, until: datetime) -> bool:
         with self._lock:
@@ -71,11 +91,14 @@ class InMemoryStateStore:
 
     def save_header(self, evacuation: Evacuation) -> None:
         with self._lock:
-            stored = self._evacuations.get(evacuation.evacuation_id)
-            if stored is None:
-                self._evacuations[evacuation.evacuation_id] = _Stored(evacuation.evolve(steps=()))
-            else:
-                stored.header = evacuation.evolve(steps=())
+            self._write_header(evacuation)
+
+    def _write_header(self, evacuation: Evacuation) -> None:
+        stored = self._evacuations.get(evacuation.evacuation_id)
+        if stored is None:
+            self._evacuations[evacuation.evacuation_id] = _Stored(evacuation.evolve(steps=()))
+        else:
+            stored.header = evacuation.evolve(steps=())
 
     def save_step(self, evacuation_id: str, step: StepRecord) -> None:
         with self._lock:
@@ -103,9 +126,13 @@ class InMemoryStateStore:
                 for s in self._newest(workload, limit)
             ]
 
-    def history(self, workload: str, limit: int = 200) -> Sequence[Evacuation]:
+    def history(self, workload: str, since: datetime) -> Sequence[Evacuation]:
         with self._lock:
-            return [s.header for s in self._newest(workload, limit)]
+            return [
+                s.header
+                for s in self._newest(workload, len(self._evacuations))
+                if s.header.created_at >= since and s.header.status is not Status.REFUSED
+            ]
 
     def _newest(self, workload: str, limit: int) -> builtins.list[_Stored]:
         matching = [s for s in self._evacuations.values() if s.header.workload == workload]

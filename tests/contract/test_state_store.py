@@ -173,12 +173,69 @@ def test_history_is_headers_newest_first_without_steps(
         store.save_step(f"ev-use1-az1-{n}", step)
         store.release("checkout", "use1-az1", f"ev-use1-az1-{n}")
 
-    history = store.history("checkout", limit=2)
+    history = store.history("checkout", since=T0 + timedelta(minutes=1))
 
     assert [e.evacuation_id for e in history] == ["ev-use1-az1-2", "ev-use1-az1-1"]
     assert all(e.steps == () for e in history)
     assert [e.evolve(steps=()) for e in store.list("checkout", limit=2)] == list(history)
-    assert store.history("other-workload") == []
+    assert store.history("other-workload", since=T0) == []
+
+
+def test_no_number_of_refusals_hides_an_evacuation_from_the_history(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    store.claim(evacuation(n=0, created=T0), max_azs=5)
+    for n in range(1, 501):  # 500 refused invocations after it, each with a long reason
+        refused = evacuation(n=n, created=T0 + timedelta(seconds=n)).evolve(
+            status=Status.REFUSED, reason="refused: " + "x" * 2000
+        )
+        store.save_header(refused)
+
+    history = store.history("checkout", since=T0 - timedelta(hours=1))
+
+    assert [e.evacuation_id for e in history] == ["ev-use1-az1-0"]
+
+
+def test_close_writes_the_final_status_and_releases_the_az_at_once(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    store.claim(evacuation(), max_azs=2)
+    recovered_at = T0 + timedelta(days=3)  # long after it began: no history window finds it
+    done = evacuation().evolve(status=Status.RECOVERED, recovered_at=recovered_at)
+
+    store.close(done)
+
+    assert store.held("checkout") == {}
+    loaded = store.load("ev-use1-az1-1")
+    assert loaded is not None and loaded.status is Status.RECOVERED
+    assert store.recovered_at("checkout") == {"use1-az1": recovered_at}
+    assert store.locks() == {}
+
+
+def test_close_leaves_another_evacuations_lock_alone(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    store.claim(evacuation(n=2), max_azs=2)
+    stale = evacuation(n=1).evolve(status=Status.ABANDONED)
+
+    store.close(stale)
+
+    assert store.held("checkout") == {"use1-az1": "ev-use1-az1-2"}
+    loaded = store.load("ev-use1-az1-1")
+    assert loaded is not None and loaded.status is Status.ABANDONED
+    assert store.recovered_at("checkout") == {}
+
+
+def test_locks_list_every_workload_holding_an_az(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    store.claim(evacuation(az="use1-az1"), max_azs=2)
+    store.claim(evacuation(az="use1-az2").evolve(workload="checkout-v1"), max_azs=2)
+
+    assert store.locks() == {
+        "checkout": {"use1-az1": "ev-use1-az1-1"},
+        "checkout-v1": {"use1-az2": "ev-use1-az2-1"},
+    }
 
 
 def test_steps_round_trip_in_first_save_order_and_before_is_written_once(
@@ -269,3 +326,63 @@ def test_corrupt_record_is_a_clear_error_never_a_guess(
             ExpressionAttributeNames={"#b": "before"},
             ExpressionAttributeValues={":o": {"S": "applied"}, ":b": {"S": '["subnet-1"]'}},
         )
+
+
+def _edit(key: dict[str, dict[str, str]], attribute: str, value: dict[str, object]) -> None:
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName=TABLE,
+        Key=key,  # type: ignore[arg-type]
+        UpdateExpression="SET #a = :v",
+        ExpressionAttributeNames={"#a": attribute},
+        ExpressionAttributeValues={":v": value},  # type: ignore[dict-item]
+    )
+
+
+def test_a_hand_edited_old_record_is_skipped_never_blocking(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    if not isinstance(store, DynamoDBStateStore):
+        pytest.skip("a hand-edited item only exists in DynamoDB")
+    for n in (1, 2):
+        store.claim(evacuation(n=n, created=T0 + timedelta(minutes=n)), max_azs=5)
+        store.release("checkout", "use1-az1", f"ev-use1-az1-{n}")
+    header = {"pk": {"S": "EVAC#ev-use1-az1-1"}, "sk": {"S": "META"}}
+    _edit(header, "status", {"S": "WEDGED"})
+
+    history = store.history("checkout", since=T0)
+    listed = store.list("checkout")
+
+    assert [e.evacuation_id for e in history] == ["ev-use1-az1-2"]
+    assert [e.evacuation_id for e in listed] == ["ev-use1-az1-2"]
+
+
+def test_a_wrong_attribute_type_names_the_item_and_attribute(
+    make_store: Callable[[], StateStore],
+) -> None:
+    store = make_store()
+    if not isinstance(store, DynamoDBStateStore):
+        pytest.skip("a hand-edited item only exists in DynamoDB")
+    store.claim(evacuation(), max_azs=1)
+    header = {"pk": {"S": "EVAC#ev-use1-az1-1"}, "sk": {"S": "META"}}
+    for attribute, value in (("reason", {"N": "7"}), ("data_plane_seconds", {"S": "fast"})):
+        _edit(header, attribute, value)
+        with pytest.raises(StateCorruptError, match=f"ev-use1-az1-1.*META.*{attribute}"):
+            store.load("ev-use1-az1-1")
+        _edit(header, "reason", {"S": "ok"})
+        boto3.client("dynamodb", region_name="us-east-1").update_item(
+            TableName=TABLE, Key=header, UpdateExpression="REMOVE data_plane_seconds"
+        )  # type: ignore[arg-type]
+
+
+def test_a_naive_datetime_is_read_as_utc(make_store: Callable[[], StateStore]) -> None:
+    store = make_store()
+    if not isinstance(store, DynamoDBStateStore):
+        pytest.skip("a hand-edited item only exists in DynamoDB")
+    store.claim(evacuation(), max_azs=1)
+    header = {"pk": {"S": "EVAC#ev-use1-az1-1"}, "sk": {"S": "META"}}
+    _edit(header, "created_at", {"S": "2026-11-22T10:00:00"})
+
+    loaded = store.load("ev-use1-az1-1")
+
+    assert loaded is not None and loaded.created_at == T0
