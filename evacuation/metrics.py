@@ -9,9 +9,14 @@ from evacuation.model import Outcome, Status
 from evacuation.result import Result
 
 
+def for_workload(metrics: Metrics, workload: str) -> None:
+    """Every metric of this invocation carries the workload dimension (template.yaml's alarms
+    name service and workload): set once, first, so what is counted later matches them."""
+    metrics.add_dimension(name="workload", value=workload)
+
+
 def record_result(metrics: Metrics, result: Result) -> None:
     """Add the metrics one evacuate/recover result tells."""
-    metrics.add_dimension(name="workload", value=result.workload)
     if result.status is Status.REFUSED:
         metrics.add_metric(name="EvacuationsRefused", unit=MetricUnit.Count, value=1)
         return
@@ -24,3 +29,14 @@ def record_result(metrics: Metrics, result: Result) -> None:
         metrics.add_metric(
             name="DataPlaneSeconds", unit=MetricUnit.Seconds, value=result.data_plane_seconds
         )
+
+
+NAMESPACE = "azevac"
+
+
+def count(name: str, value: int = 1) -> None:
+    """Count an event in this invocation's metrics from anywhere in the library: Powertools
+    keeps one metric set per process, flushed by the handler's `log_metrics`."""
+    Metrics(namespace=NAMESPACE, service=NAMESPACE).add_metric(
+        name=name, unit=MetricUnit.Count, value=value
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,9 @@ class Result:
 
 ANSWER_STEP_LIMIT = 200
 NOT_DONE_FIRST = {"failed": 0, "pending": 1, "in_progress": 2}
+STEP_TEXT_MAX = 500
+RESPONSE_MAX_BYTES = 6 * 1024 * 1024 - 64 * 1024
+"""Lambda's synchronous response limit (6 MB), less a margin for the invoke envelope."""
 
 
 def bounded(answer: dict[str, Any], limit: int = ANSWER_STEP_LIMIT) -> dict[str, Any]:
@@ -61,13 +65,49 @@ def bounded(answer: dict[str, Any], limit: int = ANSWER_STEP_LIMIT) -> dict[str,
     steps = answer.get("steps", [])
     ordered = sorted(steps, key=lambda s: NOT_DONE_FIRST.get(s["outcome"], 3))
     kept = [
-        {k: s[k] for k in ("phase", "kind", "resource", "outcome", "error", "reason")}
+        {
+            k: _cut(s[k]) if k in ("error", "reason") else s[k]
+            for k in ("phase", "kind", "resource", "outcome", "error", "reason")
+        }
         for s in ordered[:limit]
     ]
     counts: dict[str, int] = {}
     for step in steps:
         counts[step["outcome"]] = counts.get(step["outcome"], 0) + 1
     return {**answer, "steps": kept, "step_counts": counts, "steps_omitted": len(steps) - len(kept)}
+
+
+def fit(answer: dict[str, Any], max_bytes: int = RESPONSE_MAX_BYTES) -> dict[str, Any]:
+    """`answer` as it is when it fits `max_bytes` of JSON (Lambda's 6 MB response), else with
+    every step list `bounded` (images dropped, not-done steps first, counts kept), then fewer
+    steps per list until it fits. The state table keeps everything: `azevac status --az`."""
+    if _size(answer) <= max_bytes:
+        return answer
+    limit = ANSWER_STEP_LIMIT
+    while True:
+        shaped = _bounded_everywhere(answer, limit)
+        if _size(shaped) <= max_bytes or limit == 0:
+            note = "cut to fit the response limit; azevac status --az <AZ> shows every step"
+            return {**shaped, "truncated": note}
+        limit //= 4
+
+
+def _bounded_everywhere(answer: dict[str, Any], limit: int) -> dict[str, Any]:
+    shaped = bounded(answer, limit) if "steps" in answer else dict(answer)
+    for nested in ("evacuations", "preempted"):
+        if nested in shaped:
+            shaped[nested] = [bounded(e, limit) for e in shaped[nested]]
+    return shaped
+
+
+def _size(answer: dict[str, Any]) -> int:
+    return len(json.dumps(answer, default=str).encode("utf-8"))
+
+
+def _cut(text: Any) -> Any:
+    if isinstance(text, str) and len(text) > STEP_TEXT_MAX:
+        return text[: STEP_TEXT_MAX - 3] + "..."
+    return text
 
 
 def step_dict(step: StepRecord) -> dict[str, Any]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import boto3
@@ -14,14 +16,18 @@ from evacuation import logs
 from evacuation.alarms import FunctionIdentity, arn_account_region
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.cloudwatch import CloudWatchGateway
+from evacuation.aws.s3 import ObjectReader
+from evacuation.aws.ssm import ParameterReader
 from evacuation.controller import Controller
 from evacuation.executor import StepListener
+from evacuation.metrics import count
 from evacuation.notify import Notifier
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.settings import Settings, load, state_store
 from evacuation.state import StateStore
 
 DEADLINE_MARGIN_SECONDS = 15.0
+log = structlog.get_logger(__name__)
 
 
 class LambdaContext(Protocol):
@@ -39,14 +45,19 @@ class Runtime:
         self.clients = AwsClients(session)
         self._store: StateStore | None = None
         self._lock = threading.Lock()
+        # Kept across invocations: their caches are what "cached for a few seconds" means.
+        self._read_parameter = ParameterReader(self.clients)
+        self._read_object = ObjectReader(self.clients)
 
     def controller(self, on_step: StepListener | None = None) -> Controller:
-        config = load(self.settings, self.clients)
+        config = load(self.settings, self.clients, self._read_parameter, self._read_object)
         clients = self.clients
         with self._lock:
             if self._store is None:
                 self._store = state_store(self.settings, clients)
-        return Controller(config, clients, self._store, on_step=on_step)
+        return Controller(
+            config, clients, self._store, on_step=on_step, read_parameter=self._read_parameter
+        )
 
     def alarm_states(self, names: Iterable[str]) -> Mapping[str, str]:
         """The alarms' current states from CloudWatch (DescribeAlarms), retried briefly."""
@@ -99,6 +110,27 @@ def install(runtime: Runtime | None) -> None:
     global _current  # noqa: PLW0603
     with _current_lock:
         _current = runtime
+
+
+@contextmanager
+def invocation(handler: str, context: Any) -> Iterator[Runtime]:
+    """`begin_invocation`, and every exception that escapes the handler pages a human (then
+    propagates: Lambda counts the error, and the async retries and the failed-invocations queue
+    still see it). Bad input included: a forged or broken request is news to on-call too."""
+    request_id = getattr(context, "aws_request_id", None)
+    runtime: Runtime | None = None
+    try:
+        runtime = begin_invocation(handler, context)
+        yield runtime
+    except Exception as exc:
+        log.error("handler.failed", handler=handler, error=str(exc), exc_info=exc)
+        count("HandlerFailures")
+        if runtime is not None:
+            notifier = runtime.notifier()
+        else:  # the environment itself is broken: the topic is all it takes to page
+            notifier = Notifier(AwsClients(), os.environ.get("AZEVAC_TOPIC_ARN") or None)
+        notifier.failure(handler, exc, request_id)
+        raise
 
 
 def begin_invocation(handler: str, context: Any) -> Runtime:

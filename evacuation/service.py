@@ -15,11 +15,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from evacuation.alarms import AlarmDecision, AlarmSignal, FunctionIdentity, decide, verify_origin
 from evacuation.controller import Controller
 from evacuation.errors import InvalidRequestError
-from evacuation.metrics import record_result
+from evacuation.metrics import for_workload, record_result
 from evacuation.model import Status, Trigger
 from evacuation.notify import Notifier
 from evacuation.requests import ManualRequest, answer, run_request
-from evacuation.result import Result, bounded
+from evacuation.result import Result, bounded, fit
 from evacuation.retry import Deadline
 
 log = structlog.get_logger(__name__)
@@ -78,6 +78,7 @@ def on_alarm(
 ) -> dict[str, Any]:
     """Evacuate the AZ a fresh, verified ALARM names; anything else is logged, answered IGNORED
     with the reason, and changes nothing."""
+    for_workload(metrics, controller.config.workload)
     decision = _verify(signal, controller, identity, alarm_states, now or datetime.now(UTC))
     log.info(
         "alarm.decision",
@@ -121,12 +122,13 @@ def on_manual(
     deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Carry out an operator's request; notify on evacuate and recover."""
+    for_workload(metrics, controller.config.workload)
     metrics.add_metric(name="ManualRequests", unit=MetricUnit.Count, value=1)
     outcome = run_request(controller, request, deadline)
     acted = request.action in ("evacuate", "recover", "practice", "abandon") and not request.dry_run
     if acted and isinstance(outcome, Result):
         _announce(notifier, metrics, outcome, request.action)
-    return answer(controller.config.workload, outcome)
+    return fit(answer(controller.config.workload, outcome))
 
 
 def on_reconcile(
@@ -137,9 +139,8 @@ def on_reconcile(
     deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """The 5-minute pass: keep evacuations true, report readiness problems."""
+    for_workload(metrics, controller.config.workload)
     report = controller.reconcile(deadline)
-    # Every reconcile metric carries the workload dimension (template.yaml alarms on them).
-    metrics.add_dimension(name="workload", value=controller.config.workload)
     metrics.add_metric(
         name="ReadinessProblems", unit=MetricUnit.Count, value=len(report.readiness_problems)
     )
@@ -155,4 +156,4 @@ def on_reconcile(
         if result.failed or result.status is Status.PARTIAL:
             notifier.send(result, "reconcile found failures:" if result.failed else "reconcile:")
     notifier.alert(controller.config.workload, report.alerts)
-    return report.to_dict()
+    return fit(report.to_dict())

@@ -31,30 +31,30 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     from evacuation import runtime, service  # noqa: PLC0415 - see the module docstring
     from evacuation.alarms import AlarmSignal, parse_alarm_event  # noqa: PLC0415
 
-    rt = runtime.begin_invocation("alarm", context)
-    signal: AlarmSignal = parse_alarm_event(event)
-    identity = rt.identity(context)
+    with runtime.invocation("alarm", context) as rt:
+        signal: AlarmSignal = parse_alarm_event(event)
+        identity = rt.identity(context)
 
-    def evacuate(signal: dict[str, Any]) -> dict[str, Any]:
-        return service.on_alarm(
-            rt.controller(),
-            AlarmSignal(**signal),
-            notifier=rt.notifier(),
-            metrics=metrics,
-            identity=identity,
-            alarm_states=rt.alarm_states,
-            deadline=runtime.deadline_for(context),
-        )
+        def evacuate(signal: dict[str, Any]) -> dict[str, Any]:
+            return service.on_alarm(
+                rt.controller(),
+                AlarmSignal(**signal),
+                notifier=rt.notifier(),
+                metrics=metrics,
+                identity=identity,
+                alarm_states=rt.alarm_states,
+                deadline=runtime.deadline_for(context),
+            )
 
-    layer = rt.idempotency_layer()
-    if layer is None:
-        return evacuate(asdict(signal))
-    IDEMPOTENCY.register_lambda_context(context)
-    once = idempotent_function(
-        data_keyword_argument="signal", persistence_store=layer, config=IDEMPOTENCY
-    )(evacuate)
-    try:
-        answer: dict[str, Any] = once(signal=asdict(signal))
-    except IdempotencyAlreadyInProgressError:
-        return {"status": "DUPLICATE", "reason": "this alarm event is being handled already"}
-    return answer
+        layer = rt.idempotency_layer()
+        if layer is None:
+            return evacuate(asdict(signal))
+        IDEMPOTENCY.register_lambda_context(context)
+        once = idempotent_function(
+            data_keyword_argument="signal", persistence_store=layer, config=IDEMPOTENCY
+        )(evacuate)
+        try:
+            answer: dict[str, Any] = once(signal=asdict(signal))
+        except IdempotencyAlreadyInProgressError:
+            return {"status": "DUPLICATE", "reason": "this alarm event is being handled already"}
+        return answer

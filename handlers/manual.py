@@ -18,12 +18,12 @@ metrics = Metrics(namespace="azevac", service="azevac")
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    rt = runtime.begin_invocation("manual", context)
-    request = parse_request(event)
-    return service.on_manual(
-        rt.controller(),
-        request,
-        notifier=rt.notifier(),
-        metrics=metrics,
-        deadline=runtime.deadline_for(context),
-    )
+    with runtime.invocation("manual", context) as rt:
+        request = parse_request(event)
+        return service.on_manual(
+            rt.controller(),
+            request,
+            notifier=rt.notifier(),
+            metrics=metrics,
+            deadline=runtime.deadline_for(context),
+        )

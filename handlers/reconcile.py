@@ -13,10 +13,10 @@ metrics = Metrics(namespace="azevac", service="azevac")
 
 @metrics.log_metrics
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    rt = runtime.begin_invocation("reconcile", context)
-    return service.on_reconcile(
-        rt.controller(),
-        notifier=rt.notifier(),
-        metrics=metrics,
-        deadline=runtime.deadline_for(context),
-    )
+    with runtime.invocation("reconcile", context) as rt:
+        return service.on_reconcile(
+            rt.controller(),
+            notifier=rt.notifier(),
+            metrics=metrics,
+            deadline=runtime.deadline_for(context),
+        )

@@ -34,6 +34,7 @@ INDIRECT = {
     "ssm:GetParameter": "Powertools parameters reads the config and the kill switch",
     "kms:Decrypt": "sns:Publish to the topic encrypted with NotificationKey",
     "kms:GenerateDataKey*": "sns:Publish to the topic encrypted with NotificationKey",
+    "s3:GetObject": "the config at ConfigLocation=s3://... (evacuation/aws/s3.py), if given",
 }
 
 
@@ -261,12 +262,14 @@ def test_the_failed_invocations_queue_depth_alarms() -> None:
     ]
 
 
-@pytest.mark.parametrize("metric", ["EvacuationsRefused", "StepsFailed", "ReconcileAlerts"])
+@pytest.mark.parametrize(
+    "metric", ["EvacuationsRefused", "StepsFailed", "ReconcileAlerts", "NotificationsFailed"]
+)
 def test_azevacs_own_metrics_alarm_with_the_names_and_dimensions_the_code_emits(
     metric: str,
 ) -> None:
-    code = (ENGINE / "metrics.py").read_text() + (ENGINE / "service.py").read_text()
-    assert f'name="{metric}"' in code
+    code = "".join((ENGINE / f).read_text() for f in ("metrics.py", "service.py", "notify.py"))
+    assert f'name="{metric}"' in code or f'count("{metric}")' in code
     namespace = template()["Globals"]["Function"]["Environment"]["Variables"]
     (alarm,) = [p for p in alarms().values() if p["MetricName"] == metric]
     assert alarm["Namespace"] == namespace["POWERTOOLS_METRICS_NAMESPACE"] == "azevac"
@@ -283,6 +286,30 @@ def test_the_topic_key_lets_cloudwatch_alarms_publish() -> None:
     cloudwatch = next(s for s in statements if s["Principal"].get("Service"))
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(cloudwatch["Action"])
+
+
+def test_a_config_location_is_read_with_exactly_the_grant_it_needs() -> None:
+    params = template()["Parameters"]
+    pattern = re.compile(params["ConfigLocation"]["AllowedPattern"])
+    for good in ("", "ssm:/azevac/checkout/config", "s3://my-config-bucket/azevac/checkout.json"):
+        assert pattern.fullmatch(good), good
+    for bad in ("s3://", "s3://b/", "https://example.com/c.json", "ssm:name", "ssm:/a b"):
+        assert not pattern.fullmatch(bad), bad
+    env = template()["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["AZEVAC_CONFIG"] == {
+        "Fn::If": [
+            "HasConfigLocation",
+            {"Ref": "ConfigLocation"},
+            {"Fn::Sub": "ssm:${ConfigParameter}"},
+        ]
+    }
+    conditional = [
+        s["Fn::If"] for s in policy_statements("AlarmFunction", raw=True) if "Fn::If" in s
+    ]
+    by_condition = {c[0]: c[1] for c in conditional}
+    assert by_condition["ConfigInS3"]["Action"] == "s3:GetObject"
+    assert by_condition["ConfigInOwnParameter"]["Action"] == "ssm:GetParameter"
+    assert "ConfigGiven" in template()["Rules"]
 
 
 def test_readme_names_only_parameters_that_exist() -> None:

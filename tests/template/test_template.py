@@ -63,8 +63,10 @@ def resources() -> dict[str, Any]:
     return template()["Resources"]
 
 
-def policy_statements(function: str) -> list[dict[str, Any]]:
-    """Every IAM statement attached to a function (inline or through a managed policy)."""
+def policy_statements(function: str, raw: bool = False) -> list[dict[str, Any]]:
+    """Every IAM statement attached to a function (inline or through a managed policy). A
+    statement behind a condition (`!If [Cond, statement, !Ref AWS::NoValue]`) counts as granted
+    unless `raw`: the most the function can be given."""
     res = resources()
     statements: list[dict[str, Any]] = []
     for policy in res[function]["Properties"].get("Policies", []):
@@ -73,7 +75,9 @@ def policy_statements(function: str) -> list[dict[str, Any]]:
             statements += document["Statement"]
         elif isinstance(policy, dict) and "Statement" in policy:
             statements += policy["Statement"]
-    return statements
+    if raw:
+        return statements
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in statements]
 
 
 def allowed_actions(function: str) -> set[str]:
