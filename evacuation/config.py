@@ -23,6 +23,7 @@ from pydantic import (
 from evacuation.errors import ConfigurationError
 from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
 
+S3_PREFIX = "s3://"
 SSM_PREFIX = "ssm:"
 EXPIRES_IN_PATTERN = re.compile(r"^([1-9][0-9]*)(m|h)$")
 MAX_SHIFT_MINUTES = 72 * 60
@@ -282,12 +283,21 @@ def parse_config(raw: Mapping[str, Any] | str, source: str = "config") -> Config
 
 
 def load_config(
-    reference: str | None, read_ssm_parameter: Callable[[str], str] | None = None
+    reference: str | None,
+    read_ssm_parameter: Callable[[str], str] | None = None,
+    read_s3_object: Callable[[str], str] | None = None,
 ) -> Config:
-    """Load from the value of AZEVAC_CONFIG: a file path, inline JSON, or `ssm:<parameter>`."""
+    """Load from the value of AZEVAC_CONFIG: a file path, inline JSON, `ssm:<parameter>` (a
+    Standard parameter holds 4 KB, an Advanced one 8 KB) or `s3://bucket/key` (larger)."""
     if not reference or not reference.strip():
-        raise ConfigurationError("AZEVAC_CONFIG is not set: give a file path, JSON or ssm:<name>")
+        raise ConfigurationError(
+            "AZEVAC_CONFIG is not set: give a file path, JSON, ssm:<name> or s3://bucket/key"
+        )
     reference = reference.strip()
+    if reference.startswith(S3_PREFIX):
+        if read_s3_object is None:
+            raise ConfigurationError(f"AZEVAC_CONFIG names {reference} but no S3 reader was given")
+        return parse_config(read_s3_object(reference), source=reference)
     if reference.startswith(SSM_PREFIX):
         name = reference.removeprefix(SSM_PREFIX)
         if read_ssm_parameter is None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import boto3
 
 from evacuation.aws.clients import AwsClients
+from evacuation.aws.s3 import ObjectReader
 from evacuation.aws.ssm import ParameterReader
 from evacuation.config import Config, load_config
 from evacuation.controller import Controller
@@ -20,7 +21,7 @@ from evacuation.state import InMemoryStateStore, StateStore
 @dataclass(frozen=True)
 class Settings:
     config_reference: str
-    """AZEVAC_CONFIG: a file path, inline JSON or ssm:<parameter name>."""
+    """AZEVAC_CONFIG: a file path, inline JSON, ssm:<parameter name> or s3://bucket/key."""
     table: str | None
     """AZEVAC_TABLE: the DynamoDB state table; None keeps state in memory (dry runs, tests)."""
     topic_arn: str | None = None
@@ -35,7 +36,7 @@ class Settings:
         reference = env.get("AZEVAC_CONFIG", "").strip()
         if not reference:
             raise ConfigurationError(
-                "AZEVAC_CONFIG is not set: give a file path, JSON or ssm:<name>"
+                "AZEVAC_CONFIG is not set: give a file path, JSON, ssm:<name> or s3://bucket/key"
             )
         return cls(
             config_reference=reference,
@@ -45,10 +46,19 @@ class Settings:
         )
 
 
-def load(settings: Settings, clients: AwsClients) -> Config:
+def load(
+    settings: Settings,
+    clients: AwsClients,
+    read_parameter: Callable[[str], str] | None = None,
+    read_object: Callable[[str], str] | None = None,
+) -> Config:
     """Load and validate the config the settings point at; the environment's kill switch is
-    the default when the config names none."""
-    config = load_config(settings.config_reference, ParameterReader(clients))
+    the default when the config names none. Pass long-lived readers to keep their caches."""
+    config = load_config(
+        settings.config_reference,
+        read_parameter or ParameterReader(clients),
+        read_object or ObjectReader(clients),
+    )
     if config.safety.kill_switch_parameter or not settings.kill_switch_parameter:
         return config
     safety = config.safety.model_copy(

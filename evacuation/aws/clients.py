@@ -84,6 +84,9 @@ class AwsClients:
     def cloudwatch(self) -> CloudWatchClient:
         return cast("CloudWatchClient", self._client("cloudwatch"))
 
+    def s3(self) -> Any:  # no mypy-boto3-s3 stubs installed: one GetObject call uses it
+        return self._client("s3")
+
     def lambda_(self) -> LambdaClient:
         return cast("LambdaClient", self._client("lambda"))
 
