@@ -20,14 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from evacuation import logs
-from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.lambda_ import LambdaGateway
 from evacuation.controller import Controller
 from evacuation.errors import ConfigurationError, EvacuationError
 from evacuation.model import Status, StepRecord
 from evacuation.requests import answer, parse_request, run_request
 from evacuation.result import Result
-from evacuation.retry import Deadline, RetryPolicy
 from evacuation.runtime import Runtime
 from evacuation.settings import Settings
 
@@ -42,7 +40,7 @@ OUTCOME_STYLE = {
     "in_progress": "blue",
     "interrupted": "bold magenta",
 }
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_IN_PROGRESS = 0, 1, 2, 3
 
 
 def session_factory() -> boto3.Session | None:
@@ -110,9 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         request = parse_request(payload)
         if args.via_lambda:
-            call = Caller(RetryPolicy(Deadline.within(900)))
-            clients = AwsClients(session_factory())
-            body = LambdaGateway(clients, call).invoke(args.via_lambda, request.model_dump())
+            body = LambdaGateway(session_factory()).invoke(args.via_lambda, request.model_dump())
         else:
             body = _run_locally(args, request, console)
     except EvacuationError as exc:
@@ -244,6 +240,8 @@ def _short(value: Any) -> str:
 def _exit_code(body: dict[str, Any]) -> int:
     if body.get("status") == "REFUSED":
         return EXIT_REFUSED
+    if body.get("status") == "IN_PROGRESS":  # another invocation runs it: nothing done here
+        return EXIT_IN_PROGRESS
     if any(s.get("outcome") == "failed" for s in body.get("steps", [])):
         return EXIT_FAILED
     return EXIT_OK
