@@ -39,7 +39,8 @@ unit: $(STAMP) package
 
 template: $(STAMP) $(SAM)
 	$(SAM) validate --lint --template template.yaml
-	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --template gameday/template.yaml
+	$(BIN)/cfn-lint template.yaml gameday/template.yaml
 
 drill: $(STAMP)
 	$(BIN)/python -m evacuation.drill --scenario $(SCENARIO)
