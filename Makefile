@@ -10,7 +10,7 @@ SCENARIO ?= basic
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint typecheck unit template package sam-local drill bench reliability clean
+.PHONY: test lint typecheck unit template package sam-local drill detect bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -40,10 +40,15 @@ unit: $(STAMP) package
 template: $(STAMP) $(SAM)
 	$(SAM) validate --lint --template template.yaml
 	$(SAM) validate --lint --template gameday/template.yaml
-	$(BIN)/cfn-lint template.yaml gameday/template.yaml
+	$(BIN)/cfn-lint template.yaml gameday/template.yaml detection/detection.yaml
 
 drill: $(STAMP)
 	$(BIN)/python -m evacuation.drill --scenario $(SCENARIO)
+
+# Every scenario of the detection library through the generated alarms, evaluated as CloudWatch
+# does; prints the table and writes benchmarks/detection.json (README "Detection").
+detect: $(STAMP)
+	$(BIN)/python -m evacuation.detection
 
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability
@@ -67,6 +72,10 @@ build-AlarmFunction build-ManualFunction build-ReconcileFunction:
 	@$(PYTHON) -m pip --version >/dev/null || { echo "$@: $(PYTHON) has no pip"; exit 2; }
 	cp -r evacuation handlers "$(ARTIFACTS_DIR)/"
 	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator"
+	# The detection kit's runtime part is its config model; the generator, evaluator and scenario
+	# library are tools (azevac alarms, make detect), not Lambda code.
+	find "$(ARTIFACTS_DIR)/evacuation/detection" -name '*.py' ! -name __init__.py ! -name config.py \
+		-delete
 	find "$(ARTIFACTS_DIR)/evacuation" "$(ARTIFACTS_DIR)/handlers" -name __pycache__ -prune \
 		-exec rm -rf {} +
 	$(PYTHON) -m pip install --quiet --no-compile --no-warn-conflicts -r requirements.txt \

@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--via-lambda", metavar="FUNCTION", help="invoke the manual function")
     # Listed for --help only: main() hands `azevac drill ...` to evacuation.drill before parsing.
     sub.add_parser("drill", help="a gray-failure drill on an embedded AWS (azevac drill -h)")
+    sub.add_parser("alarms", help="the detection stack for a config (azevac alarms -h)")
     return parser
 
 
@@ -93,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["drill"]:
         return _drill(argv[1:])
+    if argv[:1] == ["alarms"]:
+        from evacuation.detection.cli import main as alarms  # noqa: PLC0415 - not in Lambda
+
+        return alarms(argv[1:])
     args = build_parser().parse_args(argv)
     console = Console(stderr=False)
     logs.configure(json=False, level=os.environ.get("LOG_LEVEL", "WARNING"))

@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from evacuation.detection.config import DetectionConfig, with_detection_alarms
 from evacuation.errors import ConfigurationError
 from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
 
@@ -247,6 +248,14 @@ class Config(_Strict):
     safety: SafetyConfig = SafetyConfig()
     execution: ExecutionConfig = ExecutionConfig()
     recovery: RecoveryConfig = RecoveryConfig()
+    detection: DetectionConfig | None = None
+    """The detection kit's alarms (README "Detection"); `alarms` and `safety.regional_alarm`
+    are derived from it, so detection and action cannot drift."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _detection_names(cls, data: Any) -> Any:
+        return with_detection_alarms(data)
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Config:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from evacuation.drill.checks import short
 from evacuation.drill.report import DrillReport, ScenarioResult, TimelineEntry
@@ -75,6 +76,8 @@ def _scenario(result: ScenarioResult) -> str:
     ]
     if result.error:
         parts.append(f"<p class='ko'>The drill itself broke: {escape(result.error)}</p>")
+    if result.panel:
+        parts.append(metric_panel_svg(result.panel, result.facts))
     if result.timeline:
         parts += [timeline_svg(result.timeline), _legend(), _timeline_table(result.timeline)]
     facts = "".join(
@@ -149,6 +152,88 @@ def timeline_svg(timeline: list[TimelineEntry]) -> str:
         + "".join(ticks)
         + "".join(bars)
         + "</svg>"
+    )
+
+
+LINE_COLOURS = ("#c62828", "#1565c0", "#2e7d32", "#8e24aa")
+STATE_COLOURS = {"ALARM": "#c62828", "OK": "#c8e6c9", "INSUFFICIENT_DATA": "#e0e0e0"}
+
+
+def metric_panel_svg(panel: dict[str, Any], facts: dict[str, Any]) -> str:
+    """gray-failure: fault rate per AZ (one line each) and each alarm's state per minute (one band
+    each) on one axis of simulated minutes, with the onset, the detection (azevac's steps ran
+    then, in the seconds the step timeline below shows) and the operator's recovery."""
+    minutes = int(panel["minutes"])
+    series: dict[str, list[float | None]] = panel["fault_rate"]
+    states: dict[str, list[str]] = panel["alarm_states"]
+    top = max([v for vs in series.values() for v in vs if v is not None] + [1.0])
+    plot_h, band, left, width = 160, 16, LABEL_WIDTH, PLOT_WIDTH
+    height = AXIS + plot_h + band * len(states) + 30
+
+    def x(minute: float) -> float:
+        return left + minute / minutes * width
+
+    def y(value: float) -> float:
+        return AXIS + plot_h - value / top * plot_h
+
+    out = [
+        f"<text x='{left - 6}' y='{AXIS + 10}' text-anchor='end'>"
+        f"fault rate % (max {top:.1f})</text>"
+    ]
+    for i, (az, values) in enumerate(series.items()):
+        colour = LINE_COLOURS[i % len(LINE_COLOURS)]
+        points = " ".join(
+            f"{x(t + 0.5):.1f},{y(v):.1f}" for t, v in enumerate(values) if v is not None
+        )
+        out.append(
+            f"<polyline class='metric' data-az='{escape(az)}' fill='none' stroke='{colour}' "
+            f"stroke-width='1.5' points='{points}'><title>{escape(az)}</title></polyline>"
+            f"<text x='{left - 6}' y='{AXIS + 28 + 14 * i}' text-anchor='end' fill='{colour}'>"
+            f"{escape(az)}</text>"
+        )
+    cell = width / minutes
+    for row, (name, bands) in enumerate(states.items()):
+        y0 = AXIS + plot_h + 8 + row * band
+        out.append(
+            f"<text x='{left - 6}' y='{y0 + 11}' text-anchor='end'>{escape(name[-44:])}</text>"
+        )
+        for t, state in enumerate(bands):
+            fill = STATE_COLOURS.get(state, "#9e9e9e")
+            out.append(
+                f"<rect class='state' data-state='{state}' x='{x(t):.1f}' y='{y0}' "
+                f"width='{cell:.1f}' height='{band - 3}' fill='{fill}'>"
+                f"<title>{escape(name)} minute {t}: {state}</title></rect>"
+            )
+    marks = [("onset", panel.get("onset"), 0)] + [
+        (e["what"], e["minute"], 1) for e in panel.get("events", [])
+    ]
+    for label, minute, after in marks:
+        if minute is None:
+            continue
+        at = x(minute + after)  # an event at the end of its minute, the onset at its start
+        out.append(
+            f"<line class='event' x1='{at:.1f}' y1='{AXIS - 4}' x2='{at:.1f}' "
+            f"y2='{height - 24}' stroke='#424242' stroke-dasharray='3,3'/>"
+            f"<text x='{at:.1f}' y='{AXIS - 8}' text-anchor='middle'>{escape(label)}</text>"
+        )
+    for tick in range(0, minutes + 1, 10):
+        out.append(
+            f"<text x='{x(tick):.1f}' y='{height - 8}' text-anchor='middle'>{tick} min</text>"
+        )
+    summary = (
+        f"<p>Onset → isolated-impact alarm: {_seconds(facts.get('onset_to_detection_seconds'))}"
+        f" (simulated minutes); alarm → traffic off: "
+        f"{_seconds(facts.get('alarm_to_traffic_moved_seconds'))} (the controller, real time); "
+        f"total: <b>{_seconds(facts.get('onset_to_traffic_off_seconds'))}</b></p>"
+    )
+    total_w = left + width + 20
+    return (
+        "<h3>Metrics and alarms (detection kit, evaluated minute by minute)</h3>"
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{total_w}' height='{height}' "
+        f"viewBox='0 0 {total_w} {height}' role='img' aria-label='metrics and alarm states'>"
+        + "".join(out)
+        + "</svg>"
+        + summary
     )
 
 

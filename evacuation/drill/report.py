@@ -61,6 +61,8 @@ class ScenarioResult:
     logs: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    panel: dict[str, Any] | None = None
+    """gray-failure: per-AZ metric lines and alarm states by simulated minute (html_report)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -82,6 +84,7 @@ class ScenarioResult:
             "timeline": [e.to_dict() for e in self.timeline],
             "answers": self.answers,
             "notifications": self.notifications,
+            **({"panel": self.panel} if self.panel is not None else {}),
             **({"logs": self.logs} if with_logs else {}),
         }
 

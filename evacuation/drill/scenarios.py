@@ -183,6 +183,10 @@ class Drill:
         self.result.facts["alarm_to_traffic_moved_seconds"] = traffic_moved_at(self.result.timeline)
         ends = [e.end for e in self.result.timeline]
         self.result.facts["alarm_to_evacuated_seconds"] = round(max(ends), 4) if ends else None
+        onset = self.result.facts.get("onset_to_detection_seconds")
+        moved = self.result.facts["alarm_to_traffic_moved_seconds"]
+        if onset is not None and moved is not None:  # gray-failure: from customer impact on
+            self.result.facts["onset_to_traffic_off_seconds"] = round(onset + moved, 4)
 
     def _suspend_processes(self) -> list[str]:
         config = self.lab.world.config()
@@ -421,6 +425,12 @@ def capacity(d: Drill) -> None:
     )
 
 
+def gray_failure(d: Drill) -> None:
+    from evacuation.drill import gray_failure as replay  # noqa: PLC0415 - imports the kit
+
+    replay.play(d)
+
+
 def _recovery_order(d: Drill) -> Check:
     """Capacity back before traffic, then the prescale (REC-1), as the recovery's records say."""
     events = [
@@ -516,6 +526,14 @@ SCENARIOS: dict[str, Scenario] = {
             "AZ's capacity back before its traffic, and every instance count per AZ ends as it "
             "began.",
             capacity,
+        ),
+        Scenario(
+            "gray-failure",
+            "From customer impact: the detection kit's alarms decide",
+            "With 5 % of requests failing in {az} only, the detection kit's isolated-impact "
+            "alarm for {az} fires within 3 minutes and no other; azevac evacuates {az}, its "
+            "alarm returns to OK, and recovery restores exactly the state before the drill.",
+            gray_failure,
         ),
         Scenario(
             "duplicate",

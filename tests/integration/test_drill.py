@@ -188,3 +188,30 @@ def test_cloudformation_short_form_tags_load() -> None:
         "Tags": {"!Tags": {"a": "b"}},
         "List": {"!GetAZs": ""},
     }
+
+
+def test_gray_failure_report_draws_metrics_alarm_states_and_end_to_end_times(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Given the drill that starts from customer impact (a library scenario replayed)
+    path = tmp_path / "drill.html"
+
+    # When it runs with a report
+    code, report = run_drill(capsys, "--scenario", "gray-failure", "--report", str(path))
+
+    # Then it passes, the detection alarm decided, and the report shows the whole incident
+    (result,) = report["scenarios"]
+    html = path.read_text(encoding="utf-8")
+    facts = result["facts"]
+    assert code == 0
+    assert facts["onset_to_detection_seconds"] == 180
+    assert facts["onset_to_traffic_off_seconds"] == pytest.approx(
+        180 + facts["alarm_to_traffic_moved_seconds"]
+    )
+    assert set(result["panel"]["fault_rate"]) == {"use1-az1", "use1-az2", "use1-az6"}
+    assert html.count("class='metric'") == 3
+    assert "data-state='ALARM'" in html
+    assert [e["what"] for e in result["panel"]["events"]] == [
+        "azevac evacuates",
+        "operator recovers",
+    ]

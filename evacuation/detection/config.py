@@ -1,0 +1,257 @@
+"""The `detection` section of the azevac config: which signals say an AZ is impaired, the
+thresholds, and the alarm names they produce.
+
+The names are derived here, once: the alarm generator names the alarms it creates with them, and
+the azevac config takes its `alarms` map and `safety.regional_alarm` from them, so detection and
+action cannot drift (`with_detection_alarms`). See README "Detection".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
+
+SIGNAL_PREFIX = "azevac-signal-"
+"""Child alarms (the inputs of the composites) start with this, not with the workload's alarm
+prefix, so azevac's EventBridge rule (AlarmNamePrefix) is not invoked for each of them."""
+MAX_METRICS_PER_ALARM = 10
+"""A metric math alarm may use at most 10 metrics (CloudWatch quotas,
+https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html)."""
+
+
+def _az_id(value: str) -> str:
+    if AZ_NAME_PATTERN.match(value) or not AZ_ID_PATTERN.match(value):
+        raise ValueError(f"{value!r} is not an AZ ID like use1-az1 (zone names differ per account)")
+    return value
+
+
+def _zone_name(value: str) -> str:
+    if not AZ_NAME_PATTERN.match(value):
+        raise ValueError(f"{value!r} is not a zone name like us-east-1b")
+    return value
+
+
+AzId = Annotated[str, AfterValidator(_az_id)]
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
+LB_FULL_NAME = r"^(app|net)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,16}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class LoadBalancerSource(_Strict):
+    """An ALB or NLB's per-AZ metrics (`AWS/ApplicationELB`, `AWS/NetworkELB`, dimension
+    `AvailabilityZone`, a zone *name*)."""
+
+    type: Literal["application", "network"] = "application"
+    full_name: Annotated[str, StringConstraints(pattern=LB_FULL_NAME)] | None = None
+    """The `LoadBalancer` dimension (`app/<name>/<id>`); None: a parameter of the stack."""
+    zones: dict[AzId, ZoneName] = Field(min_length=2)
+    """AZ ID -> zone name in this account (`aws ec2 describe-availability-zones`)."""
+
+
+class ServiceSource(_Strict):
+    """The service's own metrics (EMF), one series per AZ ID: preferred where cross-zone load
+    balancing dilutes the load balancer's per-AZ view."""
+
+    namespace: Name
+    az_dimension: Name = "AZ-ID"
+    dimensions: dict[Name, Name] = Field(default_factory=dict)
+    """Other dimensions every series carries (e.g. {"Operation": "all"})."""
+    requests_metric: Name = "Requests"
+    faults_metric: Name = "Faults"
+    latency_metric: Name | None = "Latency"
+    """In milliseconds; None: no latency alarms."""
+
+
+class ContributorInsightsSource(_Strict):
+    """A Contributor Insights rule per AZ over the service's JSON logs: which instances fault."""
+
+    log_group_names: list[Name] = Field(min_length=1)
+    instance_field: Name = "$.InstanceId"
+    az_field: Name = "$.AZ-ID"
+    fault_field: Name = "$.Fault"
+    """A log event is a fault when this field is greater than 0."""
+    latency_field: Name | None = "$.Latency"
+    """Milliseconds; a second rule counts instances with requests slower than
+    thresholds.latency_p99_ms (None: faults only)."""
+    min_hosts: int = Field(default=2, ge=2)
+    max_top_host_share: float = Field(default=0.75, gt=0, lt=1)
+    """Above this share of an AZ's faults from its single worst host, it is one bad host."""
+
+
+class Thresholds(_Strict):
+    fault_rate_percent: float = Field(default=1.0, gt=0, le=100)
+    latency_p99_ms: float | None = Field(default=1000.0, gt=0)
+    min_faults_per_minute: int = Field(default=3, ge=1)
+    """Below this many faults in a minute the fault rate counts as 0: on a quiet night one error
+    is a large rate, and no evidence of an impaired AZ."""
+    min_requests_for_latency: int = Field(default=100, ge=1)
+    """Below this many requests in a minute p99 latency counts as 0: the p99 of fewer than 100
+    requests is their maximum, one slow request."""
+
+
+class Outlier(_Strict):
+    static_share: float = Field(default=0.7, gt=0, le=1)
+    """This AZ's share of all faults (whitepaper: 0.66 for 3 AZs)."""
+    zscore: float = Field(default=3.0, gt=0)
+    min_stddev_fault_percent: float = Field(default=0.5, gt=0)
+    min_stddev_latency_ms: float = Field(default=50.0, gt=0)
+    """Added to the other AZs' standard deviation: with two other AZs it is often ~0."""
+
+
+class Evaluation(_Strict):
+    datapoints_to_alarm: int = Field(default=3, ge=1)
+    evaluation_periods: int = Field(default=5, ge=1)
+
+    @model_validator(mode="after")
+    def _m_of_n(self) -> Evaluation:
+        if self.datapoints_to_alarm > self.evaluation_periods:
+            raise ValueError("datapoints_to_alarm must not exceed evaluation_periods")
+        return self
+
+
+class DetectionConfig(_Strict):
+    """See README "Detection" for every key."""
+
+    az_ids: list[AzId] = Field(min_length=2)
+    signal: Literal["load_balancer", "service"] | None = None
+    """Which source drives the alarms; default: service when given, else load_balancer."""
+    load_balancer: LoadBalancerSource | None = None
+    service: ServiceSource | None = None
+    contributor_insights: ContributorInsightsSource | None = None
+    thresholds: Thresholds = Thresholds()
+    outlier: Outlier = Outlier()
+    evaluation: Evaluation = Evaluation()
+    alarm_prefix: Annotated[str, StringConstraints(max_length=100)] | None = None
+    """Prefix of the isolated-impact and regional alarms; default "<workload>-" (the template's
+    AlarmNamePrefix must match it)."""
+
+    @model_validator(mode="after")
+    def _sources(self) -> DetectionConfig:
+        if len(set(self.az_ids)) != len(self.az_ids):
+            raise ValueError("az_ids lists an AZ twice")
+        if self.load_balancer is None and self.service is None:
+            raise ValueError("names no signal: give load_balancer or service")
+        if self.source == "service" and self.service is None:
+            raise ValueError("signal is service but no service source is given")
+        if self.source == "load_balancer":
+            if self.load_balancer is None:
+                raise ValueError("signal is load_balancer but no load_balancer is given")
+            if set(self.load_balancer.zones) != set(self.az_ids):
+                raise ValueError("load_balancer.zones must map exactly the az_ids to zone names")
+        if self.metrics_per_az * len(self.az_ids) > MAX_METRICS_PER_ALARM:
+            raise ValueError(
+                f"{len(self.az_ids)} AZs need {self.metrics_per_az * len(self.az_ids)} metrics in "
+                f"one z-score alarm; CloudWatch allows {MAX_METRICS_PER_ALARM}"
+            )
+        return self
+
+    @property
+    def source(self) -> Literal["load_balancer", "service"]:
+        if self.signal is not None:
+            return self.signal
+        return "service" if self.service is not None else "load_balancer"
+
+    @property
+    def metrics_per_az(self) -> int:
+        """Metrics one AZ's requests and faults take (an ALB counts two 5xx metrics)."""
+        return 3 if self.source == "load_balancer" else 2
+
+    @property
+    def has_latency(self) -> bool:
+        if self.thresholds.latency_p99_ms is None:
+            return False
+        if self.source == "service":
+            return self.service is not None and self.service.latency_metric is not None
+        return self.load_balancer is not None and self.load_balancer.type == "application"
+
+
+@dataclass(frozen=True)
+class AlarmNames:
+    """Every alarm the kit creates, by role. Isolated-impact and regional are what azevac acts on
+    (and refuses on); the rest are their inputs."""
+
+    isolated: dict[str, str]
+    """AZ ID -> "<prefix><az>-isolated-impact" (the AZ ID in the name: aws-semantics DET-1)."""
+    regional: str
+    impact: dict[str, str]
+    fault_rate: dict[str, str]
+    latency: dict[str, str]
+    fault_share: dict[str, str]
+    fault_zscore: dict[str, str]
+    latency_zscore: dict[str, str]
+    faulting_hosts: dict[str, str]
+    insight_rules: dict[str, str]
+    slow_rules: dict[str, str]
+    regional_fault_rate: str
+    dashboard: str
+
+
+def alarm_names(workload: str, detection: DetectionConfig) -> AlarmNames:
+    prefix = detection.alarm_prefix if detection.alarm_prefix is not None else f"{workload}-"
+    signal = f"{SIGNAL_PREFIX}{workload}-"
+
+    def per_az(suffix: str, base: str = signal) -> dict[str, str]:
+        return {az: f"{base}{az}-{suffix}" for az in detection.az_ids}
+
+    return AlarmNames(
+        isolated=per_az("isolated-impact", prefix),
+        regional=f"{prefix}regional-impact",
+        impact=per_az("impact"),
+        fault_rate=per_az("fault-rate"),
+        latency=per_az("latency"),
+        fault_share=per_az("fault-share"),
+        fault_zscore=per_az("fault-zscore"),
+        latency_zscore=per_az("latency-zscore"),
+        faulting_hosts=per_az("faulting-hosts"),
+        insight_rules=per_az("faulting-hosts", f"{workload}-"),
+        slow_rules=per_az("slow-hosts", f"{workload}-"),
+        regional_fault_rate=f"{signal}regional-fault-rate",
+        dashboard=f"{workload}-azevac-detection",
+    )
+
+
+def with_detection_alarms(data: Any) -> Any:
+    """The raw config with `alarms` and `safety.regional_alarm` taken from its `detection`
+    section. A name the config already maps to another AZ, or another regional alarm, is an
+    error: the config would act on alarms the kit does not create. Anything malformed is left
+    alone for the field validation to report with its key path."""
+    if not isinstance(data, Mapping) or data.get("detection") is None:
+        return data
+    workload, alarms, safety = data.get("workload"), data.get("alarms", {}), data.get("safety", {})
+    if not (isinstance(workload, str) and isinstance(alarms, Mapping)):
+        return data
+    if not isinstance(safety, Mapping):
+        return data
+    try:
+        detection = DetectionConfig.model_validate(data["detection"])
+    except ValidationError:
+        return data
+    names = alarm_names(workload, detection)
+    merged = dict(alarms)
+    for name, az in ((n, a) for a, n in names.isolated.items()):
+        if merged.get(name, az) != az:
+            raise ValueError(f"alarms maps {name} to {merged[name]}, detection makes it {az}'s")
+        merged[name] = az
+    regional = safety.get("regional_alarm")
+    if regional not in (None, names.regional):
+        raise ValueError(
+            f"safety.regional_alarm is {regional}, but detection creates {names.regional}"
+        )
+    return {**data, "alarms": merged, "safety": {**safety, "regional_alarm": names.regional}}

@@ -1,0 +1,141 @@
+"""The detection section: validated, and the source of the alarm names azevac acts on; the
+generated stack speaks CloudWatch's API shapes and the checked-in detection.yaml is current."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+
+from evacuation.config import parse_config
+from evacuation.detection.config import MAX_METRICS_PER_ALARM
+from evacuation.detection.generate import build_template, render
+from evacuation.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "detection" / "config.example.json"
+BASE: dict[str, Any] = {"workload": "checkout", "autoscaling": {"groups": ["web"]}}
+DETECTION = {"az_ids": ["use1-az1", "use1-az2"], "service": {"namespace": "checkout"}}
+
+
+def test_detection_names_become_the_alarms_azevac_acts_on() -> None:
+    config = parse_config({**BASE, "detection": DETECTION})
+
+    assert config.alarms == {
+        "checkout-use1-az1-isolated-impact": "use1-az1",
+        "checkout-use1-az2-isolated-impact": "use1-az2",
+    }
+    assert config.safety.regional_alarm == "checkout-regional-impact"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"alarms": {"checkout-use1-az1-isolated-impact": "use1-az2"}}, "detection makes it"),
+        ({"safety": {"regional_alarm": "other"}}, "detection creates checkout-regional-impact"),
+    ],
+)
+def test_a_config_that_disagrees_with_detection_is_refused(
+    extra: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config({**BASE, **extra, "detection": DETECTION})
+
+
+@pytest.mark.parametrize(
+    ("detection", "message"),
+    [
+        ({**DETECTION, "az_ids": ["us-east-1a", "use1-az2"]}, "detection.az_ids.0: 'us-east-1a'"),
+        ({"az_ids": ["use1-az1", "use1-az2"]}, "names no signal"),
+        ({**DETECTION, "threshold": 1}, "detection.threshold: unknown key"),
+        (
+            {
+                "az_ids": ["use1-az1", "use1-az2"],
+                "load_balancer": {"zones": {"use1-az1": "us-east-1b", "use1-az3": "us-east-1e"}},
+            },
+            "must map exactly the az_ids",
+        ),
+        (
+            {
+                "az_ids": [f"use1-az{i}" for i in range(1, 5)],
+                "load_balancer": {
+                    "zones": {
+                        f"use1-az{i}": f"us-east-1{c}"
+                        for i, c in zip(range(1, 5), "abcd", strict=True)
+                    }
+                },
+            },
+            "CloudWatch allows 10",
+        ),
+        (
+            {**DETECTION, "evaluation": {"datapoints_to_alarm": 4, "evaluation_periods": 3}},
+            "exceed",
+        ),
+    ],
+)
+def test_a_bad_detection_section_names_the_key(detection: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_config({**BASE, "detection": detection})
+
+
+def _template() -> dict[str, Any]:
+    config = parse_config(EXAMPLE.read_text(encoding="utf-8"))
+    assert config.detection is not None
+    return build_template(config.workload, config.detection)
+
+
+def test_every_alarm_is_a_valid_put_metric_alarm_or_put_composite_alarm_request() -> None:
+    # botocore's own model of the CloudWatch API (aws-facts: the model wins)
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    validator = ParamValidator()
+    text = json.dumps(_template()).replace('{"Ref": "LoadBalancer"}', '"app/x/1"')
+    topic = '"arn:aws:sns:us-east-1:123456789012:t"'
+    template = json.loads(text.replace('{"Ref": "NotificationTopicArn"}', topic))
+    checked = 0
+    for resource in template["Resources"].values():
+        operation = {
+            "AWS::CloudWatch::Alarm": "PutMetricAlarm",
+            "AWS::CloudWatch::CompositeAlarm": "PutCompositeAlarm",
+            "AWS::CloudWatch::InsightRule": "PutInsightRule",
+        }.get(resource["Type"])
+        if operation is None:
+            continue
+        params = dict(resource["Properties"])
+        if operation == "PutInsightRule":
+            params["RuleDefinition"] = params.pop("RuleBody")
+        shape = model.operation_model(operation).input_shape
+        report = validator.validate(params, shape)
+        assert not report.has_errors(), report.generate_report()
+        if operation == "PutMetricAlarm":
+            stats = [q for q in params["Metrics"] if "MetricStat" in q]
+            assert len(stats) <= MAX_METRICS_PER_ALARM, params["AlarmName"]
+            assert params["ActionsEnabled"] is True
+        checked += 1
+    assert checked >= 30
+
+
+def test_isolated_and_regional_alarms_notify_and_match_the_alarm_function_prefix() -> None:
+    composites = {
+        r["Properties"]["AlarmName"]: r["Properties"]
+        for r in _template()["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::CompositeAlarm"
+    }
+    acting = {n: p for n, p in composites.items() if n.startswith("checkout-")}
+    assert set(acting) == {
+        "checkout-use1-az1-isolated-impact", "checkout-use1-az2-isolated-impact",
+        "checkout-use1-az6-isolated-impact", "checkout-regional-impact",
+    }  # fmt: skip
+    for props in acting.values():
+        assert props["ActionsEnabled"] is True
+        assert props["AlarmActions"] == [{"Ref": "NotificationTopicArn"}]
+        assert props["OKActions"] == [{"Ref": "NotificationTopicArn"}]
+
+
+def test_the_checked_in_detection_stack_is_the_generated_one() -> None:
+    # `azevac alarms --config detection/config.example.json > detection/detection.yaml`
+    checked_in = (ROOT / "detection" / "detection.yaml").read_text(encoding="utf-8")
+    assert checked_in == render(_template())
