@@ -25,7 +25,10 @@ LAMBDA_LIMIT_MB = 250  # unzipped, function code and layers together
 BUDGET_MB = 100  # "well under" the limit: room for a layer, an extension, growth
 FORBIDDEN = [
     "tests", "benchmarks", "events", "runbooks", ".venv", ".venv-sam", ".git", ".aws-sam",
-    "evacuation/emulator", "evacuation/drill",
+    "evacuation/emulator", "evacuation/drill", "gameday", "detection",
+    # the detection kit's tools; only its config model (evacuation/detection/config.py) ships
+    "evacuation/detection/evaluate.py", "evacuation/detection/generate.py",
+    "evacuation/detection/scenarios.py", "evacuation/detection/bench.py",
 ]  # fmt: skip
 # The deployed functions' platform (template Globals), for evaluating requirement markers.
 LAMBDA_ENV = {
