@@ -506,7 +506,9 @@ class Controller:
                     f"and `azevac recover --az {az_id}` restores it from its records"
                 )
                 extended += self._keep_orphan(run, az_id, evacuation_id, alerts)
-        for az_id, evacuation_id in sorted(locks.get(self.config.workload, {}).items()):
+        # The own workload's lock is read consistently (the index behind locks() is eventually
+        # consistent, and a lock written before it existed is not in it).
+        for az_id, evacuation_id in sorted(self._store.held(self.config.workload).items()):
             bound = log.bind(evacuation_id=evacuation_id, az_id=az_id)
             try:
                 holder = self._load_holder(az_id, evacuation_id)
