@@ -401,6 +401,10 @@ class Controller:
         failed = revert(Stage.PRESCALE)
         if failed:
             return now_with(f"prescale not put back: {', '.join(str(r.key) for r in failed)}")
+        failed = revert(Stage.DEPENDENCIES)
+        if failed:
+            listing = "; ".join(f"{r.key}: {r.reason or r.error}" for r in failed)
+            return now_with(f"dependencies not failed back yet ({listing})")
         return now_with(None)
 
     def _wait_for_capacity(self, run: _Run, evacuation: Evacuation) -> list[str]:

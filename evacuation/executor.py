@@ -16,6 +16,7 @@ import structlog
 
 from evacuation.errors import EvacuationError
 from evacuation.kinds import spec_of
+from evacuation.kinds.base import SEQUENTIAL_TIERS, Tier
 from evacuation.model import Outcome, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.state.base import StateStore
 from evacuation.steps.base import Failed, RunContext, StepRunner, Verdict, Verified
@@ -32,6 +33,10 @@ def _lane(kind: StepKind) -> str:
 
 def _runner(kind: StepKind) -> StepRunner:
     return spec_of(kind).runner
+
+
+def _tier(step: PlannedStep) -> Tier:
+    return spec_of(step.kind).tier(step.resource)
 
 
 StepListener = Callable[[StepRecord], None]
@@ -58,11 +63,26 @@ class Executor:
     def run_phase(
         self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
     ) -> list[StepRecord]:
-        """Run every step of one phase; returns their final records in plan order."""
-        groups = _groups(steps, lambda s: (_lane(s.kind), s.group or str(s.key)))
-        done = self._in_lanes(groups, lambda group: self._run_group(group, stored))
+        """Run every step of one phase; returns their final records in plan order. The control
+        plane runs tier after tier (dependencies, then capacity: `kinds.base.Tier`); the data
+        plane's lanes run side by side, never waiting on each other."""
+        if steps and SEQUENTIAL_TIERS[steps[0].phase]:
+            tiers = sorted({_tier(s) for s in steps})
+            done = [
+                r
+                for t in tiers
+                for r in self._run_lanes([s for s in steps if _tier(s) is t], stored)
+            ]
+        else:
+            done = self._run_lanes(steps, stored)
         by_key = {record.key: record for record in done}
         return [by_key[step.key] for step in steps]
+
+    def _run_lanes(
+        self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
+    ) -> list[StepRecord]:
+        groups = _groups(steps, lambda s: (_lane(s.kind), s.group or str(s.key)))
+        return self._in_lanes(groups, lambda group: self._run_group(group, stored))
 
     def _run_group(
         self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]

@@ -334,7 +334,15 @@ class ZonalShiftRunner:
             except Exception as exc:  # noqa: BLE001 - this step's failure; the executor records it
                 return Failed(exc)
 
-        return dict(zip([s.key for s in steps], _side_by_side(ctx, start, steps), strict=True))
+        # EKS-1: the load balancers' shifts are started before the clusters' and the groups'.
+        waves: dict[Tier, list[PlannedStep]] = {}
+        for step in steps:
+            waves.setdefault(_tier(step.resource), []).append(step)
+        started: dict[StepKey, JsonValue | Failed] = {}
+        for tier in sorted(waves):
+            wave = waves[tier]
+            started.update(zip([s.key for s in wave], _side_by_side(ctx, start, wave), strict=True))
+        return {step.key: started[step.key] for step in steps}
 
     def _start(self, ctx: RunContext, arn: str) -> JsonValue:
         """StartZonalShift has no client token (aws-semantics ARC-7): after a conflict, adopt
