@@ -32,6 +32,8 @@ class StepKind(StrEnum):
     ASG_SUBNETS = "asg_subnets"
     ASG_ZONES = "asg_zones"
     """A group defined by AvailabilityZones / AvailabilityZoneIds instead of subnets."""
+    DB_FAILOVER = "db_failover"
+    """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
 
 
 class Outcome(StrEnum):
