@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -24,26 +24,16 @@ from evacuation.detection.config import DetectionConfig, with_detection_alarms
 from evacuation.errors import ConfigurationError
 from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
 
+if TYPE_CHECKING:
+    from evacuation.kinds.autoscaling import AutoScalingConfig
+    from evacuation.kinds.databases import DatabasesConfig
+    from evacuation.kinds.route53 import Route53Config
+    from evacuation.kinds.zonal_shift import ZonalShiftConfig
+
 S3_PREFIX = "s3://"
 SSM_PREFIX = "ssm:"
 EXPIRES_IN_PATTERN = re.compile(r"^([1-9][0-9]*)(m|h)$")
 MAX_SHIFT_MINUTES = 72 * 60
-ASG_PROCESSES = frozenset(
-    {
-        "Launch",
-        "Terminate",
-        "AddToLoadBalancer",
-        "AlarmNotification",
-        "AZRebalance",
-        "HealthCheck",
-        "InstanceRefresh",
-        "ReplaceUnhealthy",
-        "ScheduledActions",
-    }
-)
-ZONAL_SHIFT_ARN = re.compile(
-    r"^arn:aws[a-z-]*:(elasticloadbalancing|autoscaling|eks):[a-z0-9-]+:[0-9]{12}:.+$"
-)
 
 
 def check_az_id(value: str) -> str:
@@ -79,97 +69,17 @@ NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=Tr
 ExpiresIn = Annotated[str, AfterValidator(_check_expires_in)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """The base of every config model, the kinds' sections too: unknown keys and loose types are
+    errors."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
-class ZonalShiftConfig(_Strict):
-    resources: list[NonEmptyStr] = Field(min_length=1)
-    expires_in: ExpiresIn = "6h"
-
-    @field_validator("resources")
-    @classmethod
-    def _arns(cls, resources: list[str]) -> list[str]:
-        for arn in resources:
-            if not ZONAL_SHIFT_ARN.match(arn):
-                raise ValueError(f"{arn!r} is not an ALB, NLB, Auto Scaling group or EKS ARN")
-        if len(set(resources)) != len(resources):
-            raise ValueError("lists the same resource twice")
-        return resources
+_Strict = Strict
 
 
-class RecordSetConfig(_Strict):
-    hosted_zone_id: Annotated[str, StringConstraints(pattern=r"^(/hostedzone/)?[A-Z0-9]{1,32}$")]
-    name: NonEmptyStr
-    type: Literal["A", "AAAA", "CNAME", "MX", "TXT", "SRV", "CAA", "NS", "PTR", "SPF", "NAPTR"]
-    set_identifiers: dict[AzId, NonEmptyStr] = Field(min_length=2)
-
-    @field_validator("hosted_zone_id")
-    @classmethod
-    def _bare_zone_id(cls, value: str) -> str:
-        return value.removeprefix("/hostedzone/")
-
-    @field_validator("name")
-    @classmethod
-    def _fqdn(cls, value: str) -> str:
-        return value.lower() if value.endswith(".") else value.lower() + "."
-
-    @field_validator("set_identifiers")
-    @classmethod
-    def _distinct(cls, value: dict[str, str]) -> dict[str, str]:
-        if len(set(value.values())) != len(value):
-            raise ValueError("two AZs share one set identifier")
-        return value
-
-
-SUSPENDABLE = {
-    "AZRebalance": "keeps the group from moving capacity back into the AZ while it is out",
-    "ScheduledActions": "keeps scheduled scale-ins from shrinking the surviving AZs; nothing is "
-    "launched or terminated by suspending it",
-}
-"""The only processes azevac may suspend: suspending either cannot destroy capacity.
-
-Launch stops replacements (ReplaceUnhealthy still terminates), Terminate lets AZRebalance hold the
-group above MaxSize, HealthCheck and ReplaceUnhealthy keep broken instances in service,
-AddToLoadBalancer leaves new instances unregistered even after the resume, InstanceRefresh pauses
-a refresh, AlarmNotification stops scaling policies
-(https://docs.aws.amazon.com/autoscaling/ec2/userguide/understand-how-suspending-processes-affects-other-processes.html;
-aws-semantics ASG-6)."""
-
-
-class AutoScalingConfig(_Strict):
-    groups: list[NonEmptyStr] = Field(min_length=1)
-    suspend_processes: list[str] = Field(default_factory=lambda: ["AZRebalance"])
-    method: Literal["auto", "zonal_shift", "subnets"] = "auto"
-    """The lever per group: "auto" takes the group's own ARC zonal shift where the group reports
-    ZonalShiftEnabled and its subnets elsewhere; "zonal_shift" requires it of every group;
-    "subnets" always removes the AZ's subnets (with the processes suspended first)."""
-
-    @field_validator("groups")
-    @classmethod
-    def _unique_groups(cls, groups: list[str]) -> list[str]:
-        if len(set(groups)) != len(groups):
-            raise ValueError("lists the same group twice")
-        return groups
-
-    @field_validator("suspend_processes")
-    @classmethod
-    def _known_processes(cls, processes: list[str]) -> list[str]:
-        unknown = sorted(set(processes) - ASG_PROCESSES)
-        if unknown:
-            raise ValueError(f"unknown process {unknown}; known: {sorted(ASG_PROCESSES)}")
-        harmful = sorted(set(processes) - set(SUSPENDABLE))
-        if harmful:
-            raise ValueError(
-                f"{harmful} must not be suspended during an evacuation: suspending Launch, "
-                "Terminate, HealthCheck, ReplaceUnhealthy, AddToLoadBalancer, InstanceRefresh or "
-                "AlarmNotification can destroy or freeze capacity; allowed: "
-                + "; ".join(f"{name} ({why})" for name, why in SUSPENDABLE.items())
-            )
-        return list(dict.fromkeys(processes))
-
-
-class SafetyConfig(_Strict):
+class SafetyConfig(Strict):
     """Guards (README "Safety" lists each one, its default and why it exists)."""
 
     max_evacuated_azs: int = Field(default=1, ge=1)
@@ -187,13 +97,13 @@ class SafetyConfig(_Strict):
     max_evacuations_per_day: int = Field(default=3, ge=1)
 
 
-class RecoveryConfig(_Strict):
+class RecoveryConfig(Strict):
     capacity_timeout_seconds: float = Field(default=600.0, ge=0)
     """How long recover waits for the AZ's capacity to come back before restoring traffic."""
     capacity_poll_seconds: float = Field(default=10.0, gt=0)
 
 
-class RateLimit(_Strict):
+class RateLimit(Strict):
     """A token bucket: `burst` calls at once, refilled at `per_second`."""
 
     burst: int = Field(ge=1)
@@ -211,7 +121,7 @@ DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
 }
 
 
-class ExecutionConfig(_Strict):
+class ExecutionConfig(Strict):
     """Tuning. Defaults suit Lambda; the benchmark and the drill override them."""
 
     max_workers_per_service: int = Field(default=16, ge=1, le=64)
@@ -231,14 +141,16 @@ class ExecutionConfig(_Strict):
         return {**DEFAULT_RATE_LIMITS, **limits}
 
 
-class Config(_Strict):
+class Config(Strict):
     """The whole config. See the README section "Config" for every key."""
 
     workload: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
     region: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-[0-9]$")] | None = None
+    # The resource kinds' sections: each model is its kind's (evacuation/kinds/<kind>.py).
     zonal_shift: ZonalShiftConfig | None = None
-    route53: list[RecordSetConfig] = Field(default_factory=list)
+    route53: Route53Config = Field(default_factory=list)
     autoscaling: AutoScalingConfig | None = None
+    databases: DatabasesConfig | None = None
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
     alarms_by_name_pattern: bool = False
     """Also evacuate on an unmapped alarm whose name contains an AZ ID (checkout-use1-az1-...).
@@ -259,26 +171,27 @@ class Config(_Strict):
 
     @model_validator(mode="after")
     def _something_to_do(self) -> Config:
-        if self.zonal_shift is None and not self.route53 and self.autoscaling is None:
-            raise ValueError("names nothing to evacuate: give zonal_shift, route53 or autoscaling")
-        seen: set[tuple[str, str, str]] = set()
-        for record_set in self.route53:
-            key = (record_set.hosted_zone_id, record_set.name, record_set.type)
-            if key in seen:
-                raise ValueError(f"route53 lists {record_set.name} {record_set.type} twice")
-            seen.add(key)
+        from evacuation.kinds import KINDS  # noqa: PLC0415 - the kinds import this module
+
+        if not any(kind.configured(self) for kind in KINDS):
+            sections = ", ".join(kind.section for kind in KINDS)
+            raise ValueError(f"names nothing to evacuate: give one of {sections}")
         return self
 
     @property
     def configured_az_ids(self) -> frozenset[str]:
         """AZ IDs the config itself names (record sets, alarms)."""
-        ids = {az for rs in self.route53 for az in rs.set_identifiers}
+        from evacuation.kinds import KINDS  # noqa: PLC0415 - the kinds import this module
+
+        ids = {az for kind in KINDS for az in kind.configured_az_ids(self)}
         ids.update(self.alarms.values())
         return frozenset(ids)
 
 
 def parse_config(raw: Mapping[str, Any] | str, source: str = "config") -> Config:
     """Validate a config mapping or JSON text; ConfigurationError names every bad key."""
+    import evacuation.kinds  # noqa: F401, PLC0415 - mounts the kinds' sections on Config
+
     try:
         data = json.loads(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
@@ -331,3 +244,22 @@ def _describe(exc: ValidationError) -> str:
             message = "unknown key"
         problems.append(f"{location}: {message}")
     return "; ".join(problems)
+
+
+_MOVED = {
+    "ZonalShiftConfig": "evacuation.kinds.zonal_shift",
+    "ZONAL_SHIFT_ARN": "evacuation.kinds.zonal_shift",
+    "RecordSetConfig": "evacuation.kinds.route53",
+    "AutoScalingConfig": "evacuation.kinds.autoscaling",
+    "ASG_PROCESSES": "evacuation.kinds.autoscaling",
+    "SUSPENDABLE": "evacuation.kinds.autoscaling",
+}
+"""Section models that moved to their kind's module, still importable from here."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib  # noqa: PLC0415 - only for the names that moved
+
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

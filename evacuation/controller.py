@@ -24,12 +24,14 @@ from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.aws.ec2 import Ec2Gateway, Zone
 from evacuation.aws.route53 import Route53Gateway
 from evacuation.aws.ssm import ParameterReader
-from evacuation.aws.zonal_shift import AUTOSHIFT, FIS_EXPERIMENT, ZonalShiftGateway
+from evacuation.aws.zonal_shift import ZonalShiftGateway
 from evacuation.azs import resolve_az_id
 from evacuation.config import Config
 from evacuation.errors import EvacuationError, InvalidRequestError, StateCorruptError
 from evacuation.executor import Executor, StepListener
 from evacuation.guards import kill_switch
+from evacuation.kinds import KINDS
+from evacuation.kinds.base import Upkeep
 from evacuation.model import (
     AZ_ID_PATTERN,
     Evacuation,
@@ -37,7 +39,7 @@ from evacuation.model import (
     Phase,
     Plan,
     Status,
-    StepKind,
+    StepKey,
     StepRecord,
     Trigger,
 )
@@ -46,19 +48,17 @@ from evacuation.pacing import Pacer
 from evacuation.plan import build_plan, shift_comment
 from evacuation.preflight import GuardReads, preflight, read_guard_inputs
 from evacuation.readiness import readiness_problems
-from evacuation.recovery import Stage, capacity_missing, capacity_wanted, staged
+from evacuation.recovery import Stage, staged
 from evacuation.result import Result, preview
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.state.base import Lease, StateStore
 from evacuation.steps import RunContext
-from evacuation.steps.zonal_shift import ShiftUpkeep, ZonalShiftRunner
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
 DEFAULT_DEADLINE_SECONDS = 600.0
 LEASE_MARGIN = timedelta(seconds=30)
-EXTEND_WITHIN = timedelta(hours=1)
 RECOVERED_OUTCOMES = frozenset({Outcome.REVERTED, Outcome.UNCHANGED, Outcome.SKIPPED})
 
 
@@ -70,13 +70,7 @@ def new_evacuation_id(az_id: str, now: datetime) -> str:
     return f"ev-{now:%Y%m%dT%H%M%SZ}-{az_id}-{secrets.token_hex(3)}"
 
 
-EXPIRY_ALERT = timedelta(minutes=30)
 NO_WAIT = "recover --no-wait: traffic restored without waiting for the AZ's capacity"
-ROUTE53_PLANE = (
-    "Route 53 weight changes are calls to the Route 53 control plane (us-east-1): they move "
-    "traffic, so they run in the first phase, in their own lane beside the ARC shifts, which "
-    "never wait on them"
-)
 
 
 @dataclass(frozen=True)
@@ -165,8 +159,10 @@ class Controller:
         plan = reads.plan
         refusals = self._refusals(plan, self._out_of_service(plan, reads.held))
         notes = [*plan.warnings]
-        if any(s.kind is StepKind.ROUTE53_WEIGHT for s in plan.steps):
-            notes.append(ROUTE53_PLANE)
+        for kind in KINDS:
+            kinds = {spec.kind for spec in kind.steps}
+            note = kind.plan_note([s for s in plan.steps if s.kind in kinds])
+            notes += [note] if note else []
         return Result(
             self.config.workload,
             reads.az_id,
@@ -227,7 +223,7 @@ class Controller:
                 out=out,
                 reads=reads.guards,
                 now=now,
-                autoshifts=reads.observation.autoshifts,
+                observation=reads.observation,
                 stop_alarms=stop_alarms,
             )
             refusals += verdict.refusals
@@ -329,7 +325,7 @@ class Controller:
             if firing:
                 return f"real signal: {', '.join(firing)} in ALARM"
         observation = observation or observe(self.config, run.gateways)
-        signal = _aws_shift_signal(observation)
+        signal = next((s for kind in KINDS if (s := kind.real_signal(observation))), None)
         return f"real signal: {signal}" if signal else None
 
     def recover(
@@ -413,20 +409,23 @@ class Controller:
         failed = revert(Stage.PRESCALE)
         if failed:
             return now_with(f"prescale not put back: {', '.join(str(r.key) for r in failed)}")
+        failed = revert(Stage.DEPENDENCIES)
+        if failed:
+            listing = "; ".join(f"{r.key}: {r.reason or r.error}" for r in failed)
+            return now_with(f"dependencies not failed back yet ({listing})")
         return now_with(None)
 
     def _wait_for_capacity(self, run: _Run, evacuation: Evacuation) -> list[str]:
-        """Poll until every group serves in the AZ what it did before, within
+        """Poll until every resource serves in the AZ what it did before (each kind says what
+        that means: a group's InService, Healthy capacity), within
         recovery.capacity_timeout_seconds and the run's deadline; what is still missing."""
-        wanted = capacity_wanted(evacuation.steps)
-        if not wanted:
+        checks = [c for kind in KINDS if (c := kind.capacity_check(evacuation)) is not None]
+        if not checks:
             return []
         recovery = self.config.recovery
         until = min(self._monotonic() + recovery.capacity_timeout_seconds, run.deadline.at)
-        names = [w.group for w in wanted]
         while True:
-            groups = run.gateways.autoscaling.describe_groups(names)
-            missing = capacity_missing(wanted, groups, evacuation.az_id)
+            missing = [m for c in checks for m in c.missing(run.gateways, evacuation.az_id)]
             if not missing or self._monotonic() >= until:
                 return missing
             self._sleep(min(recovery.capacity_poll_seconds, max(until - self._monotonic(), 0)))
@@ -515,10 +514,14 @@ class Controller:
                 if holder is None:
                     continue  # a finished evacuation's stale lock, released (and logged)
                 evacuation = holder
-                upkeep = self._keep_shifts(run, evacuation)
+                upkeep = self._upkeep(run, evacuation)
                 extended += upkeep.extended
-                alerts += self._upkeep_alerts(evacuation, upkeep)
-                alerts += [f"{az_id} ({evacuation_id}): {w}" for w in _fighting(observation, az_id)]
+                alerts += upkeep.alerts
+                alerts += [
+                    f"{az_id} ({evacuation_id}): {w}"
+                    for kind in KINDS
+                    for w in kind.holding_alerts(observation, az_id)
+                ]
                 problems += _unconfigured(self.config, observation, evacuation)
                 if switch_off is not None:
                     # Disabled: no automatic change at all but the extension above, which keeps
@@ -552,7 +555,7 @@ class Controller:
                     deadline=run.deadline,
                 )
                 results.append(result)
-                restarted += [arn for arn in upkeep.lost if _restarted(result, arn)]
+                restarted += [key.resource for key in upkeep.lost if _restarted(result, key)]
             except Exception as exc:  # noqa: BLE001 - isolated and reported: the pass goes on
                 bound.error("reconcile.evacuation_failed", error=str(exc), exc_info=exc)
                 alerts.append(f"{az_id} ({evacuation_id}): reconcile failed: {exc}")
@@ -564,16 +567,16 @@ class Controller:
             tuple(results), tuple(extended), tuple(problems), tuple(alerts), tuple(restarted)
         )
 
-    def _keep_shifts(self, run: _Run, evacuation: Evacuation) -> ShiftUpkeep:
-        shift_records = [
-            s
-            for s in evacuation.steps
-            if s.key.kind is StepKind.ZONAL_SHIFT and s.changed_something
-        ]
-        if not shift_records:
-            return ShiftUpkeep()
+    def _upkeep(self, run: _Run, evacuation: Evacuation) -> Upkeep:
+        """Every kind keeps this evacuation's levers in force (ARC-8: shifts extended by id)."""
         ctx = self._executor_context(run, evacuation)
-        return ZonalShiftRunner().extend_recorded(ctx, shift_records, self._clock(), EXTEND_WITHIN)
+        done = Upkeep()
+        for kind in KINDS:
+            kept = kind.upkeep(ctx, evacuation, self._clock())
+            done.extended += kept.extended
+            done.alerts += kept.alerts
+            done.lost.update(kept.lost)
+        return done
 
     def _keep_orphan(
         self, run: _Run, az_id: str, evacuation_id: str, alerts: list[str]
@@ -584,7 +587,7 @@ class Controller:
             evacuation = self._load_holder(az_id, evacuation_id)
             if evacuation is None:
                 return []
-            upkeep = self._keep_shifts(run, evacuation)
+            upkeep = self._upkeep(run, evacuation)
         except Exception as exc:  # isolated and reported: the pass goes on
             log.error(
                 "reconcile.orphan_failed",
@@ -595,7 +598,7 @@ class Controller:
             )
             alerts.append(f"{az_id} ({evacuation_id}): reconcile failed: {exc}")
             return []
-        alerts += self._upkeep_alerts(evacuation, upkeep)
+        alerts += upkeep.alerts
         return list(upkeep.extended)
 
     def _orphan_of(self, az_id: str) -> Evacuation | None:
@@ -613,28 +616,6 @@ class Controller:
                     )
                     return evacuation
         return None
-
-    def _upkeep_alerts(self, evacuation: Evacuation, upkeep: ShiftUpkeep) -> list[str]:
-        where = f"{evacuation.az_id} ({evacuation.evacuation_id})"
-        bound = log.bind(evacuation_id=evacuation.evacuation_id, az_id=evacuation.az_id)
-        alerts = []
-        for arn, shift_id in sorted(upkeep.lost.items()):
-            bound.warning("reconcile.shift_lost", resource=arn, shift=shift_id)
-            alerts.append(
-                f"{where}: azevac's zonal shift {shift_id} on {arn} is no longer active (expired "
-                "or cancelled by someone else); traffic may be back in the AZ"
-            )
-        now = self._clock()
-        for arn, error in sorted(upkeep.failed.items()):
-            bound.error("reconcile.shift_upkeep_failed", resource=arn, error=error)
-            expiry = upkeep.expiry.get(arn)
-            soon = (
-                f"; it expires at {expiry:%H:%M:%S}Z"
-                if expiry is not None and expiry - now < EXPIRY_ALERT
-                else ""
-            )
-            alerts.append(f"{where}: cannot extend the zonal shift on {arn} ({error}){soon}")
-        return alerts
 
     def _automation_switch_off(self) -> str | None:
         """Why the kill switch stops automatic changes now, or None when it allows them."""
@@ -706,6 +687,8 @@ class Controller:
             route53=Route53Gateway(self._clients, call),
             autoscaling=AutoScalingGateway(self._clients, call),
             cloudwatch=CloudWatchGateway(self._clients, call),
+            clients=self._clients,
+            call=call,
         )
         return _Run(deadline, retry, gateways, self._monotonic())
 
@@ -1046,39 +1029,5 @@ def _status_of(plan: Plan, records: Sequence[StepRecord]) -> Status:
     return Status.EVACUATED
 
 
-def _aws_shift_signal(observation: Observation) -> str | None:
-    """An AWS autoshift or an FIS experiment shift anywhere azevac can see: a real event."""
-    if not isinstance(observation.autoshifts, EvacuationError) and observation.autoshifts:
-        away = ", ".join(sorted({a.away_from for a in observation.autoshifts}))
-        return f"AWS zonal autoshift in progress away from {away}"
-    for arn, resource in observation.resources.items():
-        if isinstance(resource, EvacuationError):
-            continue
-        for shift in resource.shifts:
-            if shift.shift_type in (AUTOSHIFT, FIS_EXPERIMENT):
-                return f"{arn} has {shift.describe()}"
-    return None
-
-
-def _fighting(observation: Observation, az_id: str) -> list[str]:
-    """ARC-3: while azevac holds `az_id`, an AWS autoshift away from another AZ is kept from
-    applying wherever our shift outranks it. Page; cancel nothing automatically."""
-    if isinstance(observation.autoshifts, EvacuationError):
-        return [f"cannot read ARC autoshifts ({observation.autoshifts})"]
-    others = sorted({a.away_from for a in observation.autoshifts if a.away_from != az_id})
-    if not others:
-        return []
-    return [
-        f"AWS is autoshifting away from {', '.join(others)} while azevac holds {az_id}: ARC "
-        f"applies azevac's shift instead of AWS's on shared resources; a human must decide "
-        f"which AZ to keep out (azevac cancels nothing on its own)"
-    ]
-
-
-def _restarted(result: Result, arn: str) -> bool:
-    return any(
-        s.key.kind is StepKind.ZONAL_SHIFT
-        and s.key.resource == arn
-        and s.outcome is Outcome.APPLIED
-        for s in result.steps
-    )
+def _restarted(result: Result, key: StepKey) -> bool:
+    return any(s.key == key and s.outcome is Outcome.APPLIED for s in result.steps)

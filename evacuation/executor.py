@@ -15,22 +15,29 @@ from typing import TypeVar
 import structlog
 
 from evacuation.errors import EvacuationError
+from evacuation.kinds import spec_of
+from evacuation.kinds.base import SEQUENTIAL_TIERS, Tier
 from evacuation.model import Outcome, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.state.base import StateStore
-from evacuation.steps import RUNNERS, Failed, RunContext, Verdict, Verified
+from evacuation.steps.base import Failed, RunContext, StepRunner, Verdict, Verified
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
 
-LANE = {
-    StepKind.ZONAL_SHIFT: "arc-zonal-shift",
-    StepKind.ROUTE53_WEIGHT: "route53",
-    StepKind.ASG_CAPACITY: "autoscaling",
-    StepKind.ASG_PROCESSES: "autoscaling",
-    StepKind.ASG_SUBNETS: "autoscaling",
-    StepKind.ASG_ZONES: "autoscaling",
-}
+
+def _lane(kind: StepKind) -> str:
+    """The AWS service whose pool runs the step: zonal shifts never wait on Route 53."""
+    return spec_of(kind).lane
+
+
+def _runner(kind: StepKind) -> StepRunner:
+    return spec_of(kind).runner
+
+
+def _tier(step: PlannedStep) -> Tier:
+    return spec_of(step.kind).tier(step.resource)
+
 
 StepListener = Callable[[StepRecord], None]
 
@@ -56,11 +63,26 @@ class Executor:
     def run_phase(
         self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
     ) -> list[StepRecord]:
-        """Run every step of one phase; returns their final records in plan order."""
-        groups = _groups(steps, lambda s: (LANE[s.kind], s.group or str(s.key)))
-        done = self._in_lanes(groups, lambda group: self._run_group(group, stored))
+        """Run every step of one phase; returns their final records in plan order. The control
+        plane runs tier after tier (dependencies, then capacity: `kinds.base.Tier`); the data
+        plane's lanes run side by side, never waiting on each other."""
+        if steps and SEQUENTIAL_TIERS[steps[0].phase]:
+            tiers = sorted({_tier(s) for s in steps})
+            done = [
+                r
+                for t in tiers
+                for r in self._run_lanes([s for s in steps if _tier(s) is t], stored)
+            ]
+        else:
+            done = self._run_lanes(steps, stored)
         by_key = {record.key: record for record in done}
         return [by_key[step.key] for step in steps]
+
+    def _run_lanes(
+        self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
+    ) -> list[StepRecord]:
+        groups = _groups(steps, lambda s: (_lane(s.kind), s.group or str(s.key)))
+        return self._in_lanes(groups, lambda group: self._run_group(group, stored))
 
     def _run_group(
         self, steps: Sequence[PlannedStep], stored: Mapping[StepKey, StepRecord]
@@ -112,7 +134,7 @@ class Executor:
     ) -> dict[StepKey, StepRecord]:
         """Steps already as intended whose effect AWS did not show (a shift not yet applied, a
         Route 53 change not yet INSYNC): read back now, never reported done on trust."""
-        runner = RUNNERS[steps[0].kind]
+        runner = _runner(steps[0].kind)
         afters = {step.key: records[step.key].after for step in steps}
         try:
             verified = runner.verify(self._ctx, steps, afters)
@@ -157,7 +179,7 @@ class Executor:
     def _apply(
         self, steps: list[PlannedStep], started: Mapping[StepKey, StepRecord]
     ) -> dict[StepKey, StepRecord]:
-        runner = RUNNERS[steps[0].kind]
+        runner = _runner(steps[0].kind)
         for step in steps:
             self._log.info("step.apply.start", **_fields(step))
         try:
@@ -220,7 +242,7 @@ class Executor:
 
     def revert_phase(self, records: Sequence[StepRecord]) -> list[StepRecord]:
         """Revert records of one phase; within a resource, in reverse order of application."""
-        groups = _groups(records, lambda r: (LANE[r.key.kind], _group_of(r)))
+        groups = _groups(records, lambda r: (_lane(r.key.kind), _group_of(r)))
         done = self._in_lanes(groups, lambda group: self._revert_group(list(reversed(group))))
         by_key = {record.key: record for record in done}
         return [by_key[record.key] for record in records]
@@ -234,7 +256,7 @@ class Executor:
                     "step.revert.start", step=str(record.key), resource=record.key.resource
                 )
             try:
-                reverted = RUNNERS[kind].revert(self._ctx, batch)
+                reverted = _runner(kind).revert(self._ctx, batch)
             except Exception as exc:  # noqa: BLE001 - recorded as the revert's failure and reported
                 error = (
                     str(exc) if isinstance(exc, EvacuationError) else f"{type(exc).__name__}: {exc}"
@@ -324,11 +346,7 @@ def _before(step: PlannedStep, previous: StepRecord | None) -> object:
 
 
 def _group_of(record: StepRecord) -> str:
-    if record.key.kind is StepKind.ROUTE53_WEIGHT:
-        return record.key.resource.split("/", 1)[0]
-    if LANE[record.key.kind] == "autoscaling":
-        return f"asg:{record.key.resource}"
-    return str(record.key)
+    return spec_of(record.key.kind).group(record.key)
 
 
 def _groups(

@@ -22,6 +22,9 @@ class Phase(StrEnum):
 
 
 class StepKind(StrEnum):
+    """The kinds of step, by the name the state store keeps: a resource kind
+    (`evacuation/kinds/`) declares its steps' phase, tier, lane and runner."""
+
     ZONAL_SHIFT = "zonal_shift"
     ROUTE53_WEIGHT = "route53_weight"
     ASG_CAPACITY = "asg_capacity"
@@ -29,6 +32,8 @@ class StepKind(StrEnum):
     ASG_SUBNETS = "asg_subnets"
     ASG_ZONES = "asg_zones"
     """A group defined by AvailabilityZones / AvailabilityZoneIds instead of subnets."""
+    DB_FAILOVER = "db_failover"
+    """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
 
 
 class Outcome(StrEnum):
@@ -99,14 +104,11 @@ class StepKey:
         return cls(StepKind(kind), resource)
 
 
-PHASE_OF: Mapping[StepKind, Phase] = {
-    StepKind.ZONAL_SHIFT: Phase.DATA_PLANE,
-    StepKind.ROUTE53_WEIGHT: Phase.DATA_PLANE,
-    StepKind.ASG_CAPACITY: Phase.CONTROL_PLANE,
-    StepKind.ASG_PROCESSES: Phase.CONTROL_PLANE,
-    StepKind.ASG_SUBNETS: Phase.CONTROL_PLANE,
-    StepKind.ASG_ZONES: Phase.CONTROL_PLANE,
-}
+def phase_of(kind: StepKind) -> Phase:
+    """The phase a kind of step runs in, as its resource kind declares it."""
+    from evacuation.kinds import spec_of  # noqa: PLC0415 - the kinds import this module
+
+    return spec_of(kind).phase
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,7 @@ class PlannedStep:
 
     @property
     def phase(self) -> Phase:
-        return PHASE_OF[self.key.kind]
+        return phase_of(self.key.kind)
 
     @property
     def kind(self) -> StepKind:
@@ -188,7 +190,7 @@ class StepRecord:
 
     @property
     def phase(self) -> Phase:
-        return PHASE_OF[self.key.kind]
+        return phase_of(self.key.kind)
 
     @property
     def changed_something(self) -> bool:

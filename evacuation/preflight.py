@@ -16,10 +16,11 @@ import structlog
 
 from evacuation import guards
 from evacuation.aws.cloudwatch import CloudWatchGateway
-from evacuation.aws.zonal_shift import Autoshift
 from evacuation.config import Config
 from evacuation.errors import EvacuationError
+from evacuation.kinds import KINDS
 from evacuation.model import Evacuation, Status, Trigger
+from evacuation.observe import Observation
 
 log = structlog.get_logger(__name__)
 AUTOMATIC = frozenset({Trigger.ALARM, Trigger.PRACTICE})
@@ -87,13 +88,13 @@ def preflight(
     out: Mapping[str, str],
     reads: GuardReads,
     now: datetime,
-    autoshifts: Sequence[Autoshift] | EvacuationError = (),
+    observation: Observation | None = None,
     stop_alarms: Sequence[str] = (),
 ) -> Verdict:
     """The refusals (and notes) for starting an evacuation of `az_id` now.
 
     `out`: every other AZ already out of service, by azevac or by any other lever.
-    `autoshifts`: AWS's autoshifts in progress in the region (or why they could not be read).
+    `observation`: what AWS shows now; each resource kind says what in it forbids a start.
     """
     safety = config.safety
     history = reads.history
@@ -101,14 +102,11 @@ def preflight(
     notes: list[str] = []
     min_healthy = safety.min_healthy_azs or guards.default_min_healthy(len(workload_azs))
     refusals += _some(guards.too_few_healthy(az_id, workload_azs, out, min_healthy))
-    if isinstance(autoshifts, EvacuationError):
-        unreadable = f"cannot read ARC autoshifts ({autoshifts}) to rule out one elsewhere"
-        if trigger in AUTOMATIC:
-            refusals.append(f"{unreadable}; not acting alone")
-        else:
-            notes.append(f"{unreadable}; manual run goes ahead")
-    else:
-        refusals += _some(guards.autoshifts_elsewhere(az_id, autoshifts))
+    if observation is not None:
+        for kind in KINDS:  # what AWS shows that forbids a start (an autoshift elsewhere: ARC-2)
+            said = kind.start_checks(config, observation, az_id, trigger in AUTOMATIC)
+            refusals += said[0]
+            notes += said[1]
     recovered = [e.recovered_at for e in history if e.az_id == az_id and e.recovered_at]
     if az_id in reads.recovered_at:
         recovered.append(reads.recovered_at[az_id])

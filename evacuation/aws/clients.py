@@ -72,6 +72,9 @@ class AwsClients:
     def autoscaling(self) -> AutoScalingClient:
         return cast("AutoScalingClient", self._client("autoscaling"))
 
+    def rds(self) -> Any:
+        return self._client("rds")
+
     def ec2(self) -> EC2Client:
         return cast("EC2Client", self._client("ec2"))
 

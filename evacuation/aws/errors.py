@@ -45,6 +45,9 @@ RETRYABLE_CODES = frozenset(
         "ScalingActivityInProgress",
         "ResourceInUse",
         "TransactionInProgressException",
+        # RDS during a failover or a modification: retry later (aws-facts §7.2)
+        "InvalidDBClusterStateFault",
+        "InvalidDBInstanceStateFault",
     }
 )
 

@@ -250,3 +250,36 @@ class CallRecorder:
 
     def counts(self) -> Counter[tuple[str, str]]:
         return Counter(self.calls)
+
+
+def create_db_cluster(
+    session: boto3.Session, cluster_id: str, instances: Sequence[tuple[str, int]]
+) -> str:
+    """An Aurora PostgreSQL cluster with one instance per (AZ name, promotion tier), named
+    `<cluster>-<n>`; the first is the writer (moto makes the first member the writer)."""
+    rds = session.client("rds", region_name=REGION)
+    rds.create_db_cluster(
+        DBClusterIdentifier=cluster_id,
+        Engine="aurora-postgresql",
+        MasterUsername="azevac",
+        MasterUserPassword="not-a-secret-1",
+    )
+    for index, (zone, tier) in enumerate(instances):
+        rds.create_db_instance(
+            DBInstanceIdentifier=f"{cluster_id}-{index}",
+            DBClusterIdentifier=cluster_id,
+            Engine="aurora-postgresql",
+            DBInstanceClass="db.r6g.large",
+            AvailabilityZone=zone,
+            PromotionTier=tier,
+        )
+    return cluster_id
+
+
+def writer_of(session: boto3.Session, cluster_id: str) -> tuple[str, str]:
+    """(the writer instance, its AZ name), read from RDS."""
+    rds = session.client("rds", region_name=REGION)
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    writer = next(m for m in cluster["DBClusterMembers"] if m["IsClusterWriter"])
+    instance = rds.describe_db_instances(DBInstanceIdentifier=writer["DBInstanceIdentifier"])
+    return writer["DBInstanceIdentifier"], instance["DBInstances"][0]["AvailabilityZone"]

@@ -1,23 +1,18 @@
-"""One runner per kind of step: apply, verify and revert, each through the AWS gateways."""
+"""What every step runner is (apply, verify, revert) and gets (the run context). The runners
+themselves live with their resource kind (`evacuation/kinds/<kind>.py`)."""
 
-from evacuation.model import StepKind
-from evacuation.steps.autoscaling import (
-    CapacityRunner,
-    ProcessesRunner,
-    SubnetsRunner,
-    ZonesRunner,
-)
+from __future__ import annotations
+
+from typing import Any
+
 from evacuation.steps.base import Failed, RunContext, StepRunner, Verdict, Verified
-from evacuation.steps.route53 import WeightRunner
-from evacuation.steps.zonal_shift import ZonalShiftRunner
-
-RUNNERS: dict[StepKind, StepRunner] = {
-    StepKind.ZONAL_SHIFT: ZonalShiftRunner(),
-    StepKind.ROUTE53_WEIGHT: WeightRunner(),
-    StepKind.ASG_CAPACITY: CapacityRunner(),
-    StepKind.ASG_PROCESSES: ProcessesRunner(),
-    StepKind.ASG_SUBNETS: SubnetsRunner(),
-    StepKind.ASG_ZONES: ZonesRunner(),
-}
 
 __all__ = ["RUNNERS", "Failed", "RunContext", "StepRunner", "Verdict", "Verified"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RUNNERS":  # StepKind -> runner, from the registry (the kinds import this package)
+        from evacuation.kinds import SPECS  # noqa: PLC0415
+
+        return {kind: spec.runner for kind, spec in SPECS.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

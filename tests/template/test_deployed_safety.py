@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from evacuation.emulator.world import World
+from evacuation.kinds import permissions
 from evacuation.runtime import Runtime
 from handlers import manual, reconcile
 from tests.support.lambda_context import FakeLambdaContext
@@ -324,3 +325,23 @@ def test_readme_names_only_parameters_that_exist() -> None:
 
 
 __all__ = ["deployed_like"]  # the fixture, shared with test_template
+
+
+# -- §1 of issue 15: the policy is what the resource kinds declare -------------------------------
+
+
+def test_the_policy_grants_what_the_registered_kinds_declare_and_no_more() -> None:
+    # Given every permission the engine and each registered kind declare (by statement Sid)
+    declared: dict[str, set[str]] = {}
+    for permission in permissions():
+        declared.setdefault(permission.sid, set()).update(permission.actions)
+
+    # Then each statement grants exactly what is declared under its Sid
+    for function in FUNCTIONS:
+        granted: dict[str, set[str]] = {}
+        for s in policy_statements(function):
+            listed = s["Action"]
+            granted.setdefault(s.get("Sid", ""), set()).update(
+                [listed] if isinstance(listed, str) else listed
+            )
+        assert granted == declared, f"{function}: policy {granted} != kinds {declared}"
