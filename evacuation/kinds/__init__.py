@@ -37,6 +37,9 @@ ENGINE_PERMISSIONS: tuple[Permission, ...] = (
     ),
     Permission("StateTableTransactions", ("dynamodb:TransactWriteItems",)),
     Permission("ConfigAndKillSwitch", ("ssm:GetParameter",)),
+    # a config at ConfigLocation (each behind its template condition): evacuation/aws/s3.py
+    Permission("ConfigParameterOfYourOwn", ("ssm:GetParameter",)),
+    Permission("ConfigObject", ("s3:GetObject",)),
     Permission("NotifyHumans", ("sns:Publish",)),
     Permission("NotifyHumansEncrypted", ("kms:Decrypt", "kms:GenerateDataKey*")),
 )
