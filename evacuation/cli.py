@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help only: main() hands `azevac drill ...` to evacuation.drill before parsing.
     sub.add_parser("drill", help="a gray-failure drill on an embedded AWS (azevac drill -h)")
     sub.add_parser("alarms", help="the detection stack for a config (azevac alarms -h)")
+    sub.add_parser("report", help="the post-incident report of an evacuation (azevac report -h)")
     return parser
 
 
@@ -94,6 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["drill"]:
         return _drill(argv[1:])
+    if argv[:1] == ["report"]:
+        from evacuation.postmortem import main as report  # noqa: PLC0415 - not in Lambda
+
+        return report(argv[1:])
     if argv[:1] == ["alarms"]:
         from evacuation.detection.cli import main as alarms  # noqa: PLC0415 - not in Lambda
 

@@ -35,6 +35,7 @@ from evacuation.kinds.base import Upkeep
 from evacuation.model import (
     AZ_ID_PATTERN,
     Evacuation,
+    Notice,
     Outcome,
     Phase,
     Plan,
@@ -46,7 +47,7 @@ from evacuation.model import (
 from evacuation.observe import Gateways, Observation, observe
 from evacuation.pacing import Pacer
 from evacuation.plan import build_plan, shift_comment
-from evacuation.preflight import GuardReads, preflight, read_guard_inputs
+from evacuation.preflight import GuardReads, Verdict, preflight, read_guard_inputs
 from evacuation.readiness import readiness_problems
 from evacuation.recovery import Stage, staged
 from evacuation.result import Result, preview
@@ -210,28 +211,17 @@ class Controller:
             if switch_off is not None:
                 return self._switched_off(run, reads.resumed, plan, switch_off)
         out = self._out_of_service(plan, held)
-        refusals = self._refusals(plan, out)
         now = self._clock()
-        notes: tuple[str, ...] = tuple(plan.warnings)
-        if reads.guards is not None:
-            verdict = preflight(
-                self.config,
-                az_id=az_id,
-                trigger=trigger,
-                force=force,
-                workload_azs=reads.observation.workload_az_ids(self.config),
-                out=out,
-                reads=reads.guards,
-                now=now,
-                observation=reads.observation,
-                stop_alarms=stop_alarms,
-            )
-            refusals += verdict.refusals
-            notes += verdict.notes
+        verdict = self._verdict(
+            reads, trigger=trigger, force=force, out=out, now=now, stop_alarms=stop_alarms
+        )
+        refusals = [*self._refusals(plan, out), *verdict.refusals]
+        notes: tuple[str, ...] = (*plan.warnings, *verdict.notes)
+        weighed = verdict.weighed
         evacuation = Evacuation(
             new_evacuation_id(az_id, now), self.config.workload, az_id, Status.IN_PROGRESS,
             trigger, reason, created_at=now, updated_at=now,
-            practice_until=practice_until, stop_alarms=stop_alarms,
+            practice_until=practice_until, stop_alarms=stop_alarms, guards=weighed,
         )  # fmt: skip
         if trigger is Trigger.ALARM and self.config.safety.mode == "dry-run":
             return self._shadow(run, plan, refusals)
@@ -277,6 +267,32 @@ class Controller:
             return replace(self._execute(run, evacuation, plan, notes), preempted=preempted)
         finally:
             self._store.release_lease(evacuation.evacuation_id, self._owner)
+
+    def _verdict(
+        self,
+        reads: _Reads,
+        *,
+        trigger: Trigger,
+        force: bool,
+        out: Mapping[str, str],
+        now: datetime,
+        stop_alarms: tuple[str, ...],
+    ) -> Verdict:
+        """The start guards' verdict on a new evacuation (none for a resume: no guard reads)."""
+        if reads.guards is None:
+            return Verdict()
+        return preflight(
+            self.config,
+            az_id=reads.az_id,
+            trigger=trigger,
+            force=force,
+            workload_azs=reads.observation.workload_az_ids(self.config),
+            out=out,
+            reads=reads.guards,
+            now=now,
+            observation=reads.observation,
+            stop_alarms=stop_alarms,
+        )
 
     def practice(
         self,
@@ -628,6 +644,23 @@ class Controller:
             log.error("guard.kill_switch.unreadable", parameter=parameter, error=str(exc))
             value = None
         return kill_switch(value, parameter)
+
+    def evacuation(self, evacuation_id: str) -> Evacuation | None:
+        """One evacuation with its steps and notices, by id, whatever its status."""
+        return self._store.load(evacuation_id)
+
+    def record_notice(self, evacuation_id: str, notice: Notice) -> None:
+        """Keep a notification sent about an evacuation with its records (the report shows it).
+        A record that cannot be written is logged, never fatal: the page itself went out."""
+        try:
+            self._store.save_notice(evacuation_id, notice)
+        except Exception as exc:  # noqa: BLE001 - logged with the notice it lost
+            log.error(
+                "state.notice_not_recorded",
+                evacuation_id=evacuation_id,
+                subject=notice.subject,
+                error=str(exc),
+            )
 
     def status_of(self, az_id: str) -> Evacuation | None:
         """The active evacuation of an AZ ID, if any."""

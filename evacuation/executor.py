@@ -255,6 +255,7 @@ class Executor:
                 self._log.info(
                     "step.revert.start", step=str(record.key), resource=record.key.resource
                 )
+            started = self._clock()
             try:
                 reverted = _runner(kind).revert(self._ctx, batch)
             except Exception as exc:  # noqa: BLE001 - recorded as the revert's failure and reported
@@ -263,7 +264,13 @@ class Executor:
                 )
                 for record in batch:
                     self._log.error("step.revert.failed", step=str(record.key), error=error)
-                    failed = record.evolve(outcome=Outcome.FAILED, error=f"revert: {error}")
+                    failed = record.evolve(
+                        outcome=Outcome.FAILED,
+                        error=f"revert: {error}",
+                        applied_at=record.applied_at or record.finished_at,
+                        revert_started_at=started,
+                        finished_at=self._clock(),
+                    )
                     out.append(self._store_record(failed))
                 continue
             for record in batch:
@@ -281,6 +288,9 @@ class Executor:
                     error=None,
                     after=result.after if result.after is not None else record.after,
                     finished_at=self._clock(),
+                    # the apply's end and the revert's start, for the post-incident report
+                    applied_at=record.applied_at or record.finished_at,
+                    revert_started_at=started,
                 )
                 out.append(self._store_record(done))
         return out

@@ -187,6 +187,9 @@ class StepRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     attempts: int = 0
+    applied_at: datetime | None = None
+    """Set by a revert: when the apply finished (`finished_at` is then the revert's end)."""
+    revert_started_at: datetime | None = None
 
     @property
     def phase(self) -> Phase:
@@ -204,6 +207,16 @@ class StepRecord:
 
     def evolve(self, **changes: Any) -> StepRecord:
         return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notification about an evacuation, as sent (or not) to the humans' topic."""
+
+    at: datetime
+    subject: str
+    delivered: bool
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +238,11 @@ class Evacuation:
     """A practice run: recover automatically at this time (the reconciler enforces it)."""
     stop_alarms: tuple[str, ...] = ()
     """A practice run: recover at once if any of these alarms goes to ALARM."""
+    guards: tuple[str, ...] = ()
+    """The guards weighed before it started (none for a resume)."""
     steps: tuple[StepRecord, ...] = field(default=())
+    notices: tuple[Notice, ...] = field(default=())
+    """The notifications sent about it, in order."""
 
     def evolve(self, **changes: Any) -> Evacuation:
         return replace(self, **changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import structlog
 
@@ -11,7 +12,7 @@ from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.sns import SnsGateway
 from evacuation.errors import EvacuationError
 from evacuation.metrics import count
-from evacuation.model import Outcome, Status
+from evacuation.model import Notice, Outcome, Status
 from evacuation.result import Result
 from evacuation.retry import Deadline, RetryPolicy
 
@@ -103,9 +104,13 @@ class Notifier:
         self._clients = clients
         self._topic_arn = topic_arn
 
-    def send(self, result: Result, event: str) -> None:
+    def send(self, result: Result, event: str) -> Notice:
+        """Publish the result; what was sent, and whether it was delivered to the topic."""
         subject, message = compose(result, event)
-        self._publish(subject, message, evacuation_id=result.evacuation_id, az_id=result.az_id)
+        error = self._publish(
+            subject, message, evacuation_id=result.evacuation_id, az_id=result.az_id
+        )
+        return Notice(datetime.now(UTC), subject, delivered=error is None, error=error)
 
     def alert(self, workload: str, alerts: Sequence[str]) -> None:
         """Page about what the reconciler found and could not fix alone (one message)."""
@@ -131,14 +136,16 @@ class Notifier:
 
     def _publish(
         self, subject: str, message: str, *, evacuation_id: str | None, az_id: str | None
-    ) -> None:
+    ) -> str | None:
+        """None when published; else why not."""
         if not self._topic_arn:
-            return
+            return "no notification topic configured (AZEVAC_TOPIC_ARN)"
         call = Caller(RetryPolicy(Deadline.within(10), max_attempts=3))
         try:
             SnsGateway(self._clients, call).publish(self._topic_arn, subject, message)
         except EvacuationError as exc:
             log.error("notify.failed", evacuation_id=evacuation_id, az_id=az_id, error=str(exc))
             count("NotificationsFailed")
-            return
+            return str(exc)
         log.info("notify.sent", evacuation_id=evacuation_id, az_id=az_id, subject=subject)
+        return None

@@ -31,6 +31,8 @@ class Verdict:
     refusals: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     """Said in the result without refusing (a manual run while the kill switch is off)."""
+    weighed: tuple[str, ...] = field(default=())
+    """The guards asked, by name (recorded with the evacuation: the post-incident report)."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def preflight(
     refusals: list[str] = []
     notes: list[str] = []
     min_healthy = safety.min_healthy_azs or guards.default_min_healthy(len(workload_azs))
+    weighed = [f"AZs left in service (at least {min_healthy})", "what AWS shows (ARC precedence)"]
+    weighed.append(f"flap damping ({safety.cooldown_minutes} min)")
     refusals += _some(guards.too_few_healthy(az_id, workload_azs, out, min_healthy))
     if observation is not None:
         for kind in KINDS:  # what AWS shows that forbids a start (an autoshift elsewhere: ARC-2)
@@ -115,6 +119,7 @@ def preflight(
     if force:
         log.warning("guard.forced", az_id=az_id, trigger=trigger.value, cooldown_bypassed=True)
     if safety.kill_switch_parameter:
+        weighed.append(f"kill switch {safety.kill_switch_parameter}")
         refusal = guards.kill_switch(reads.kill_switch, safety.kill_switch_parameter)
         if refusal and trigger in AUTOMATIC:
             refusals.append(refusal)
@@ -130,9 +135,11 @@ def preflight(
             and e.created_at > day_ago
         ]
         if trigger is Trigger.ALARM:
+            weighed.append(f"daily limit ({safety.max_evacuations_per_day} per 24 h)")
             refusals += _some(guards.rate_of_change(len(automatic), safety.max_evacuations_per_day))
+        weighed.append("regional impact (the other AZs' and the regional alarms)")
         refusals += _regional(config, az_id, reads.alarm_states, stop_alarms, trigger)
-    return Verdict(tuple(refusals), tuple(notes))
+    return Verdict(tuple(refusals), tuple(notes), tuple(weighed))
 
 
 def _alarm_names(config: Config, az_id: str, stop_alarms: Sequence[str]) -> list[str]:

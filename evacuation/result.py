@@ -136,7 +136,22 @@ def evacuation_dict(evacuation: Evacuation) -> dict[str, Any]:
         "created_at": _iso(evacuation.created_at),
         "finished_at": _iso(evacuation.finished_at),
         "recovered_at": _iso(evacuation.recovered_at),
-        "steps": [step_dict(s) for s in evacuation.steps],
+        "practice_until": _iso(evacuation.practice_until),
+        "data_plane_seconds": evacuation.data_plane_seconds,
+        "guards": list(evacuation.guards),
+        "steps": [
+            {
+                **step_dict(s),
+                "attempts": s.attempts,
+                "applied_at": _iso(s.applied_at),
+                "revert_started_at": _iso(s.revert_started_at),
+            }
+            for s in evacuation.steps
+        ],
+        "notices": [
+            {"at": _iso(n.at), "subject": n.subject, "delivered": n.delivered, "error": n.error}
+            for n in evacuation.notices
+        ],
     }
 
 

@@ -25,14 +25,18 @@ from evacuation.retry import Deadline
 log = structlog.get_logger(__name__)
 
 
-def _announce(notifier: Notifier, metrics: Metrics, result: Result, event: str) -> None:
+def _announce(
+    controller: Controller, notifier: Notifier, metrics: Metrics, result: Result, event: str
+) -> None:
     record_result(metrics, result)
     if result.status is Status.REFUSED:
-        notifier.send(result, "REFUSED")
+        notice = notifier.send(result, "REFUSED")
     elif result.failed:
-        notifier.send(result, f"{event} with failures:")
+        notice = notifier.send(result, f"{event} with failures:")
     else:
-        notifier.send(result, f"{event}:")
+        notice = notifier.send(result, f"{event}:")
+    if result.evacuation_id is not None:
+        controller.record_notice(result.evacuation_id, notice)
 
 
 AlarmStates = Callable[[Iterable[str]], Mapping[str, str]]
@@ -108,8 +112,8 @@ def on_alarm(
         return {**ignored, "reason": str(exc)}
     metrics.add_metric(name="EvacuationsTriggered", unit=MetricUnit.Count, value=1)
     for practice in result.preempted:
-        _announce(notifier, metrics, practice, "practice ended by a real alarm")
-    _announce(notifier, metrics, result, "evacuation")
+        _announce(controller, notifier, metrics, practice, "practice ended by a real alarm")
+    _announce(controller, notifier, metrics, result, "evacuation")
     return bounded({**result.to_dict(), "alarm": signal.alarm_name})
 
 
@@ -127,7 +131,7 @@ def on_manual(
     outcome = run_request(controller, request, deadline)
     acted = request.action in ("evacuate", "recover", "practice", "abandon") and not request.dry_run
     if acted and isinstance(outcome, Result):
-        _announce(notifier, metrics, outcome, request.action)
+        _announce(controller, notifier, metrics, outcome, request.action)
     return fit(answer(controller.config.workload, outcome))
 
 
@@ -154,6 +158,10 @@ def on_reconcile(
     for result in report.results:
         record_result(metrics, result)
         if result.failed or result.status is Status.PARTIAL:
-            notifier.send(result, "reconcile found failures:" if result.failed else "reconcile:")
+            notice = notifier.send(
+                result, "reconcile found failures:" if result.failed else "reconcile:"
+            )
+            if result.evacuation_id is not None:
+                controller.record_notice(result.evacuation_id, notice)
     notifier.alert(controller.config.workload, report.alerts)
     return fit(report.to_dict())

@@ -16,7 +16,7 @@ from typing import Protocol
 import structlog
 
 from evacuation.metrics import count
-from evacuation.model import Evacuation, StepRecord
+from evacuation.model import Evacuation, Notice, StepRecord
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +98,10 @@ class StateStore(Protocol):
     def save_steps(self, evacuation_id: str, steps: Sequence[StepRecord]) -> None:
         """`save_step` for each record, at once (one round trip where the backend allows). All are
         written when it returns (so a batch's before-images are on record before any apply)."""
+        ...
+
+    def save_notice(self, evacuation_id: str, notice: Notice) -> None:
+        """Record a notification sent (or not) about the evacuation: the report lists them."""
         ...
 
     def load(self, evacuation_id: str) -> Evacuation | None:

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from evacuation.aws.errors import AwsApiError, translate
 from evacuation.errors import StateCorruptError
-from evacuation.model import Evacuation, Outcome, Status, StepKey, StepRecord, Trigger
+from evacuation.model import (
+    Evacuation,
+    Notice,
+    Outcome,
+    Status,
+    StepKey,
+    StepRecord,
+    Trigger,
+)
 from evacuation.retry import Deadline, RetryPolicy
 from evacuation.state.base import Claim, Lease, skip_unreadable
 
@@ -39,7 +47,7 @@ GSI = "by-workload"
 HEADER_FIELDS = (
     "evacuation_id", "workload", "az_id", "status", "trigger", "reason", "created_at",
     "updated_at", "finished_at", "recovered_at", "data_plane_seconds", "practice_until",
-    "stop_alarms",
+    "stop_alarms", "guards",
 )  # fmt: skip
 CLAIM_ATTEMPTS = 3
 PARALLEL_WRITES = 16
@@ -282,6 +290,8 @@ class DynamoDBStateStore:
             "reason": step.reason,
             "started_at": _iso(step.started_at),
             "finished_at": _iso(step.finished_at),
+            "applied_at": _iso(step.applied_at),
+            "revert_started_at": _iso(step.revert_started_at),
         }
         sets.update({k: _s(v) for k, v in optional.items() if v is not None})
         removes = [k for k, v in optional.items() if v is None]
@@ -304,6 +314,21 @@ class DynamoDBStateStore:
             "ExpressionAttributeValues": values,
         }
 
+    def save_notice(self, evacuation_id: str, notice: Notice) -> None:
+        item: Item = {
+            "pk": _s(f"EVAC#{evacuation_id}"),
+            "sk": _s(f"NOTE#{time.time_ns():020d}"),
+            "at": _s(notice.at.isoformat()),
+            "subject": _s(notice.subject),
+            "delivered": {"BOOL": notice.delivered},
+        }
+        if notice.error is not None:
+            item["error"] = _s(notice.error)
+        self._call(
+            "dynamodb.PutItem",
+            partial(self._client.put_item, TableName=self._table, Item=item),
+        )
+
     def load(self, evacuation_id: str) -> Evacuation | None:
         items = self._query(
             KeyConditionExpression="pk = :pk",
@@ -317,8 +342,10 @@ class DynamoDBStateStore:
             (i for i in items if _sort_key(i).startswith("STEP#")),
             key=lambda i: _parse(evacuation_id, i, "seq", int, "N"),
         )
+        notices = sorted((i for i in items if _sort_key(i).startswith("NOTE#")), key=_sort_key)
         return _parse_header(evacuation_id, header).evolve(
-            steps=tuple(_parse_step(evacuation_id, s) for s in steps)
+            steps=tuple(_parse_step(evacuation_id, s) for s in steps),
+            notices=tuple(_parse_notice(evacuation_id, n) for n in notices),
         )
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
@@ -425,6 +452,7 @@ class DynamoDBStateStore:
             "created_at": _s(evacuation.created_at.isoformat()),
             "updated_at": _s(evacuation.updated_at.isoformat()),
             "stop_alarms": _s(json.dumps(list(evacuation.stop_alarms))),
+            "guards": _s(json.dumps(list(evacuation.guards))),
         }
         for name in ("finished_at", "recovered_at", "practice_until"):
             value = getattr(evacuation, name)
@@ -522,6 +550,22 @@ def _parse_header(evacuation_id: str, item: Mapping[str, Any]) -> Evacuation:
         stop_alarms=tuple(
             _parse(evacuation_id, item, "stop_alarms", json.loads) if "stop_alarms" in item else ()
         ),
+        guards=tuple(_parse(evacuation_id, item, "guards", json.loads) if "guards" in item else ()),
+    )
+
+
+def _parse_notice(evacuation_id: str, item: Mapping[str, Any]) -> Notice:
+    delivered = item.get("delivered", {})
+    if not isinstance(delivered, Mapping) or not isinstance(delivered.get("BOOL"), bool):
+        raise StateCorruptError(
+            f"evacuation {evacuation_id}: item {_sort_key(item)}: attribute 'delivered' is "
+            "missing or not of type BOOL"
+        )
+    return Notice(
+        at=_parse(evacuation_id, item, "at", _aware),
+        subject=_field(evacuation_id, item, "subject"),
+        delivered=delivered["BOOL"],
+        error=_field(evacuation_id, item, "error") if "error" in item else None,
     )
 
 
@@ -535,5 +579,7 @@ def _parse_step(evacuation_id: str, item: Mapping[str, Any]) -> StepRecord:
         reason=_field(evacuation_id, item, "reason") if "reason" in item else None,
         started_at=_optional_time(evacuation_id, item, "started_at"),
         finished_at=_optional_time(evacuation_id, item, "finished_at"),
+        applied_at=_optional_time(evacuation_id, item, "applied_at"),
+        revert_started_at=_optional_time(evacuation_id, item, "revert_started_at"),
         attempts=_parse(evacuation_id, item, "attempts", int, "N"),
     )

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from evacuation.model import Evacuation, Status, StepKey, StepRecord
+from evacuation.model import Evacuation, Notice, Status, StepKey, StepRecord
 from evacuation.state.base import Claim, Lease
 
 
@@ -19,6 +19,7 @@ class _Stored:
     header: Evacuation
     steps: dict[StepKey, StepRecord] = field(default_factory=dict)
     lease: Lease | None = None
+    notices: list[Notice] = field(default_factory=list)
 
 
 class InMemoryStateStore:
@@ -112,17 +113,23 @@ class InMemoryStateStore:
         for step in steps:
             self.save_step(evacuation_id, step)
 
+    def save_notice(self, evacuation_id: str, notice: Notice) -> None:
+        with self._lock:
+            self._evacuations[evacuation_id].notices.append(notice)
+
     def load(self, evacuation_id: str) -> Evacuation | None:
         with self._lock:
             stored = self._evacuations.get(evacuation_id)
             if stored is None:
                 return None
-            return stored.header.evolve(steps=tuple(stored.steps.values()))
+            return stored.header.evolve(
+                steps=tuple(stored.steps.values()), notices=tuple(stored.notices)
+            )
 
     def list(self, workload: str, limit: int = 50) -> Sequence[Evacuation]:
         with self._lock:
             return [
-                s.header.evolve(steps=tuple(s.steps.values()))
+                s.header.evolve(steps=tuple(s.steps.values()), notices=tuple(s.notices))
                 for s in self._newest(workload, limit)
             ]
 
