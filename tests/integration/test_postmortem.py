@@ -127,9 +127,7 @@ def test_a_normal_evacuation_and_its_recovery_in_one_picture(deployed: Path) -> 
     assert "NOT delivered" not in text
 
 
-def test_a_degraded_evacuation_shows_its_failed_step(
-    deployed: Path, faults: FaultInjector
-) -> None:
+def test_a_degraded_evacuation_shows_its_failed_step(deployed: Path, faults: FaultInjector) -> None:
     faults.add("autoscaling", "UpdateAutoScalingGroup", Fault.ACCESS_DENIED, *range(1, 20))
     evacuated = _invoke("evacuate")
     assert evacuated["status"] == "DEGRADED", evacuated
