@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from evacuation.alarms import AlarmDecision, AlarmSignal, FunctionIdentity, decide, verify_origin
 from evacuation.controller import Controller
 from evacuation.errors import InvalidRequestError
+from evacuation.impairment import with_alarm_overview
 from evacuation.metrics import record_result
 from evacuation.model import Status, Trigger
 from evacuation.notify import Notifier
@@ -119,14 +120,20 @@ def on_manual(
     notifier: Notifier,
     metrics: Metrics,
     deadline: Deadline | None = None,
+    alarm_states: AlarmStates | None = None,
 ) -> dict[str, Any]:
-    """Carry out an operator's request; notify on evacuate and recover."""
+    """Carry out an operator's request; notify on evacuate and recover. With `alarm_states`,
+    a plan or evacuation answers every AZ's alarm state and warns when another AZ looks
+    impaired (evacuation.impairment)."""
     metrics.add_metric(name="ManualRequests", unit=MetricUnit.Count, value=1)
     outcome = run_request(controller, request, deadline)
     acted = request.action in ("evacuate", "recover", "practice", "abandon") and not request.dry_run
     if acted and isinstance(outcome, Result):
         _announce(notifier, metrics, outcome, request.action)
-    return answer(controller.config.workload, outcome)
+    body = answer(controller.config.workload, outcome)
+    if alarm_states is not None and request.action in ("plan", "evacuate"):
+        body |= with_alarm_overview(controller.config, body, alarm_states)
+    return body
 
 
 def on_reconcile(
