@@ -10,11 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evacuation.cli import OUTCOME_STYLE
 from evacuation.drill.checks import short
 from evacuation.drill.lab import Invocation, StepEvent
 from evacuation.drill.report import DrillReport, ScenarioResult, TimelineEntry
 from evacuation.model import Outcome
+from evacuation.terminal.render import OUTCOME_STYLE
 
 VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red"}
 BAR_WIDTH = 24
