@@ -10,7 +10,7 @@ SCENARIO ?= basic
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint typecheck unit template package sam-local drill bench reliability clean
+.PHONY: test lint typecheck unit template package sam-local drill sandbox bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ template: $(STAMP) $(SAM)
 drill: $(STAMP)
 	$(BIN)/python -m evacuation.drill --scenario $(SCENARIO)
 
+# An embedded AWS with the drill's workload on http://127.0.0.1:$(PORT), until Ctrl-C: prints the
+# environment that points azevac at it (also written to an env.sh it names).
+PORT ?= 4599
+sandbox: $(STAMP)
+	$(BIN)/azevac sandbox --port $(PORT)
+
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability
 
@@ -65,7 +71,8 @@ build-AlarmFunction build-ManualFunction build-ReconcileFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	@$(PYTHON) -m pip --version >/dev/null || { echo "$@: $(PYTHON) has no pip"; exit 2; }
 	cp -r evacuation handlers "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator"
+	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator" \
+		"$(ARTIFACTS_DIR)/evacuation/terminal"
 	find "$(ARTIFACTS_DIR)/evacuation" "$(ARTIFACTS_DIR)/handlers" -name __pycache__ -prune \
 		-exec rm -rf {} +
 	$(PYTHON) -m pip install --quiet --no-compile --no-warn-conflicts -r requirements.txt \
