@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 def _announce(notifier: Notifier, metrics: Metrics, result: Result, event: str) -> None:
     record_result(metrics, result)
     if result.status is Status.REFUSED:
-        notifier.send(result, "REFUSED")
+        notifier.send(result, f"{event}:")  # the subject ends with the status: REFUSED, once
     elif result.failed:
         notifier.send(result, f"{event} with failures:")
     else:
