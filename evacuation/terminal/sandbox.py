@@ -298,9 +298,12 @@ def serve(args: argparse.Namespace) -> int:
             "# `state` here, or run `azevac sandbox inject ...` in that shell. Ctrl-C stops.\n"
         )
     out.flush()
+    # The prompt reads stdin in a thread of its own: the main thread stays free for Ctrl-C and
+    # SIGTERM whether stdin is a terminal, a pipe left open, or closed.
+    threading.Thread(target=_prompt, args=(sandbox, stopped), daemon=True).start()
     try:
-        _prompt(sandbox, stopped)
-        stopped.wait()
+        while not stopped.wait(0.5):
+            pass
     except KeyboardInterrupt:
         pass
     finally:

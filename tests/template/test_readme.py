@@ -18,7 +18,7 @@ from evacuation.terminal.sandbox import build_parser as sandbox_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", ROOT / "runbooks" / "az-evacuation.md"]
-TEMPLATE_DOC = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)  # noqa: S506
+TEMPLATE_DOC = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)
 WORKLOAD = "checkout"
 
 
