@@ -12,7 +12,7 @@ import json
 import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,6 +55,7 @@ KIND_LABEL = {
 PHASE_LABEL = {"data_plane": "data plane (traffic)", "control_plane": "control plane (capacity)"}
 OUTCOME_W, KIND_W, RESOURCE_W = 13, 15, 28
 _SUBNET = re.compile(r"\bsubnet-[0-9a-f]+\b")
+_ARN = re.compile(r"arn:aws[a-z-]*:[^\s;,()]+")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,13 @@ def short_resource(kind: str, resource: str) -> str:
     if kind.startswith("asg_"):
         return f"asg {resource}"
     return resource
+
+
+def shorten_arns(text: str, view: View) -> str:
+    """ARNs in a sentence (a refusal, a note) as short names, unless --wide."""
+    if view.wide:
+        return text
+    return _ARN.sub(lambda m: short_resource("", m.group(0)), text)
 
 
 def subnet_label(subnet: str, view: View) -> str:
@@ -298,7 +306,7 @@ def step_lines(
             ):
                 if note:
                     prefix = f"└ {label}: " if label else "└ "
-                    for text in _wrapped(prefix + str(note), 4, view):
+                    for text in _wrapped(prefix + shorten_arns(str(note), view), 4, view):
                         lines.append(Text(text, style))
         for group, label in (
             (earlier, "applied by an earlier run, still in effect"),
@@ -400,7 +408,7 @@ def result_lines(action: str, body: Mapping[str, Any], view: View) -> list[Text]
         lines.append(Text("refused, nothing changed:", "bold red"))
         refusals = body.get("refusals") or [body.get("reason") or "no reason given"]
         for refusal in refusals:
-            for index, text in enumerate(_wrapped(str(refusal), 4, view)):
+            for index, text in enumerate(_wrapped(shorten_arns(str(refusal), view), 4, view)):
                 lines.append(Text(("  • " + text[4:]) if index == 0 else text))
     warnings = [
         w
@@ -408,7 +416,9 @@ def result_lines(action: str, body: Mapping[str, Any], view: View) -> list[Text]
         if w != (body.get("alarm_overview") or {}).get("warning")
     ]
     for warning in warnings:
-        lines += [Text(t, "yellow") for t in _wrapped("! " + str(warning), 0, view)]
+        lines += [
+            Text(t, "yellow") for t in _wrapped("! " + shorten_arns(str(warning), view), 0, view)
+        ]
     preview = action == "recover --dry-run"
     steps = body.get("steps", [])
     if refused and not view.wide:
@@ -416,6 +426,8 @@ def result_lines(action: str, body: Mapping[str, Any], view: View) -> list[Text]
             lines.append(Text(f"{len(steps)} planned steps not started (--wide lists them)", "dim"))
     else:
         lines.append(Text(""))
+        if action not in ("evacuate", "practice"):  # an abandon lists what remains, all of it
+            view = replace(view, run_started=None)
         lines += step_lines(steps, az_id, view, undo=preview)
     if body.get("reason") and not refused:
         label = "would revert" if preview else "note"
@@ -423,7 +435,7 @@ def result_lines(action: str, body: Mapping[str, Any], view: View) -> list[Text]
         if preview:
             text = f"{len(steps)} change(s) of {body.get('evacuation_id')}"
             text += ", capacity first, then traffic"
-        lines += [Text(t, "dim") for t in _wrapped(f"{label}: {text}", 0, view)]
+        lines += [Text(t, "dim") for t in _wrapped(f"{label}: {shorten_arns(text, view)}", 0, view)]
     for practice in body.get("preempted", []):
         lines.append(
             Text(
@@ -538,9 +550,11 @@ def reconcile_lines(body: Mapping[str, Any], view: View) -> list[Text]:
             line.append(f" · {len(failed)} step(s) failed")
         lines.append(line)
     for alert in body.get("alerts", []):
-        lines += [Text(t, "bold red") for t in _wrapped("! " + str(alert), 0, view)]
+        said = shorten_arns(str(alert), view)
+        lines += [Text(t, "bold red") for t in _wrapped("! " + said, 0, view)]
     for problem in body.get("readiness_problems", []):
-        lines += [Text(t, "yellow") for t in _wrapped("readiness: " + str(problem), 0, view)]
+        said = shorten_arns(str(problem), view)
+        lines += [Text(t, "yellow") for t in _wrapped("readiness: " + said, 0, view)]
     if not body.get("alerts") and not body.get("readiness_problems"):
         lines.append(Text("no alerts, no readiness problems", "green"))
     return lines

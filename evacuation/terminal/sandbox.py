@@ -293,9 +293,11 @@ def serve(args: argparse.Namespace) -> int:
             + "\n"
         )
         out.write(sandbox.exports())
+        azs = sandbox.world.az_ids
         out.write(
-            "# faults: type `throttling 0.3`, `alarm use1-az2`, `autoshift use1-az3`, `clear`,\n"
-            "# `state` here, or run `azevac sandbox inject ...` in that shell. Ctrl-C stops.\n"
+            f"# AZs {', '.join(azs)}. Faults: type `throttling 0.3`, `alarm {azs[0]}`,\n"
+            f"# `autoshift {azs[-1]}`, `clear`, `state` here, or run `azevac sandbox inject ...`\n"
+            "# in that shell. Ctrl-C stops.\n"
         )
     out.flush()
     # The prompt reads stdin in a thread of its own: the main thread stays free for Ctrl-C and

@@ -349,3 +349,27 @@ def test_reconcile_extends_a_shift_near_expiry_like_the_scheduled_function(
     assert after["expiryTime"] - datetime.now(UTC) > timedelta(hours=5)
     code, out, _ = run(capsys, "reconcile")
     assert code == 0 and "extended   0 shift(s)" in out
+
+
+def test_a_refusal_names_resources_by_short_name_within_100_columns(
+    world: World, env: Path, fake: ZonalShiftFake, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given AWS autoshifting the load balancer away from use1-az2
+    fake.start_autoshift(world.load_balancer_arn, "use1-az2")
+    code, out, _ = run(capsys, "evacuate", "--az", "use1-az6", "--yes")
+    assert code == cli.EXIT_REFUSED
+    assert max(len(line) for line in lines_of(out)) <= 100
+    assert "arn:aws" not in out  # an ARN cut across two lines helps nobody
+    assert "alb checkout-alb has AWS zonal autoshift away from use1-az2" in " ".join(out.split())
+    code, out, _ = run(capsys, "evacuate", "--az", "use1-az6", "--yes", "--wide")
+    assert f"{world.load_balancer_arn} has AWS zonal autoshift" in out
+
+
+def test_abandon_lists_every_change_that_remains(
+    world: World, env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "evacuate", "--az", AZ)
+    code, out, _ = run(capsys, "abandon", "--az", AZ, "--reason", "stack gone")
+    assert code == 0 and "ABANDONED" in out
+    assert len([line for line in lines_of(out) if line.startswith("applied ")]) == 5
+    assert snapshot(world)["weights"]["checkout-use1-az1"] == 0  # nothing changed in AWS
