@@ -15,7 +15,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A pipe or a file gets the 100-column layout; a terminal its own width, up to 100.
     view = render.View(wide=args.wide, columns=console.width if console.is_terminal else 100)
     try:
-        body = _run(args, console, errors, view)
+        body, hints = _run(args, console, errors)
     except EvacuationError as exc:
         errors.print(Text(f"azevac: {exc}", "bold red"), soft_wrap=True)
         return EXIT_REFUSED
@@ -182,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(json.dumps({"schema_version": SCHEMA_VERSION, **body}, default=str))
         sys.stdout.write("\n")
     else:
+        view = replace(view, subnet_azs=hints.subnet_azs, run_started=hints.run_started)
         render.print_lines(console, _human(args, body, view), wide=args.wide)
     return _exit_code(body)
 
@@ -199,13 +200,21 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
     return payload
 
 
+@dataclass
+class Hints:
+    """What the human output knows beyond the answer: subnet AZs, when this run started."""
+
+    subnet_azs: dict[str, str] = field(default_factory=dict)
+    run_started: datetime | None = None
+
+
 def _run(
-    args: argparse.Namespace, console: Console, errors: Console, view: render.View
-) -> dict[str, Any]:
+    args: argparse.Namespace, console: Console, errors: Console
+) -> tuple[dict[str, Any], Hints]:
     if args.action == "reconcile":
         if args.via_lambda:
             raise InvalidRequestError("reconcile runs locally; the deployed one is scheduled")
-        return _reconcile(args)
+        return _reconcile(args), Hints()
     request = parse_request(_payload(args)) if args.action != "status" or not args.az else None
     if args.via_lambda:
         if request is None:
@@ -213,8 +222,8 @@ def _run(
         call = Caller(RetryPolicy(Deadline.within(900)))
         clients = AwsClients(session_factory())
         body = LambdaGateway(clients, call).invoke(args.via_lambda, request.model_dump())
-        return body
-    return _run_locally(args, request, console, errors, view)
+        return body, Hints()
+    return _run_locally(args, request, console, errors)
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
@@ -240,8 +249,7 @@ def _run_locally(
     request: ManualRequest | None,
     console: Console,
     errors: Console,
-    view: render.View,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Hints]:
     runtime = _runtime(args)
     show = not args.json
     done: list[StepRecord] = []
@@ -259,9 +267,7 @@ def _run_locally(
     controller = runtime.controller(on_step=progress)
     if request is None:  # status --az
         body = _detail(controller, runtime, args.az)
-        if show and not view.wide:
-            body["_subnet_azs"] = dict(reads.subnet_azs(runtime.clients, render.subnets_in(body)))
-        return body
+        return body, _hints(runtime, body, show, None)
     overview: AlarmOverview | None = None
     if request.action in ("plan", "evacuate"):
         overview = alarm_overview(
@@ -280,8 +286,6 @@ def _run_locally(
         if status is not None:
             status.stop()
     body = answer(controller.config.workload, outcome)
-    if show:
-        body["_run_started"] = body_started
     if overview is not None and isinstance(body.get("az_id"), str):
         if overview.az_id != body["az_id"]:  # a zone name the resolver mapped differently
             overview = alarm_overview(
@@ -294,10 +298,14 @@ def _run_locally(
         body.setdefault("warnings", []).append(
             "no state table (AZEVAC_TABLE): AZs evacuated by azevac are not counted in this plan"
         )
-    if show and not view.wide:
-        view_subnets = reads.subnet_azs(runtime.clients, render.subnets_in(body))
-        body["_subnet_azs"] = dict(view_subnets)
-    return body
+    return body, _hints(runtime, body, show, body_started)
+
+
+def _hints(runtime: Runtime, body: dict[str, Any], show: bool, started: datetime | None) -> Hints:
+    if not show:  # --json: the answer as it is, no extra reads
+        return Hints()
+    subnets = reads.subnet_azs(runtime.clients, render.subnets_in(body))
+    return Hints(subnet_azs=dict(subnets), run_started=started)
 
 
 def settings_in_memory(runtime: Runtime) -> bool:
@@ -392,13 +400,7 @@ def _wait_and_end_practice(
 
 
 def _human(args: argparse.Namespace, body: dict[str, Any], view: render.View) -> list[Text]:
-    view = render.View(
-        wide=view.wide,
-        subnet_azs=body.pop("_subnet_azs", {}),
-        run_started=body.pop("_run_started", None),
-        now=datetime.now(UTC),
-        columns=view.columns,
-    )
+    view = replace(view, now=datetime.now(UTC))
     if args.action == "reconcile":
         return render.reconcile_lines(body, view)
     if "evacuation" in body:
