@@ -182,6 +182,11 @@ def change(step: Mapping[str, Any], az_id: str, view: View, *, undo: bool = Fals
             parts = [f"- {subnet_label(v, view)}" for v in removed]
             parts += [f"+ {subnet_label(v, view)}" for v in added]
             return ", ".join(parts) or f"{len(new_list)} kept as they are"
+    if kind == "asg_capacity" and isinstance(before, int) and isinstance(after, int):
+        if outcome == "reverted":
+            return f"desired back to {after}"
+        old_c, new_c = (after, before) if undo else (before, after)
+        return f"desired {old_c} → {new_c}"
     if kind == "asg_processes":
         old_p, new_p = _processes(before), _processes(after)
         if isinstance(after, Mapping) and "resumed" in after:
