@@ -10,7 +10,7 @@ SCENARIO ?= basic
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint typecheck unit template package sam-local drill detect bench reliability clean
+.PHONY: test lint typecheck unit template package sam-local drill detect sandbox bench reliability clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ drill: $(STAMP)
 detect: $(STAMP)
 	$(BIN)/python -m evacuation.detection
 
+# An embedded AWS with the drill's workload on http://127.0.0.1:$(PORT), until Ctrl-C: prints the
+# environment that points azevac at it (also written to an env.sh it names).
+PORT ?= 4599
+sandbox: $(STAMP)
+	$(BIN)/azevac sandbox --port $(PORT)
+
 reliability: $(STAMP)
 	$(BIN)/python -m tests.reliability
 
@@ -71,7 +77,8 @@ build-AlarmFunction build-ManualFunction build-ReconcileFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "$@: ARTIFACTS_DIR is not set (sam build sets it)"; exit 2; }
 	@$(PYTHON) -m pip --version >/dev/null || { echo "$@: $(PYTHON) has no pip"; exit 2; }
 	cp -r evacuation handlers "$(ARTIFACTS_DIR)/"
-	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator"
+	rm -rf "$(ARTIFACTS_DIR)/evacuation/drill" "$(ARTIFACTS_DIR)/evacuation/emulator" \
+		"$(ARTIFACTS_DIR)/evacuation/terminal"
 	# The detection kit's runtime part is its config model; the generator, evaluator and scenario
 	# library are tools (azevac alarms, make detect), not Lambda code.
 	find "$(ARTIFACTS_DIR)/evacuation/detection" -name '*.py' ! -name __init__.py ! -name config.py \

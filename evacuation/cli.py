@@ -1,8 +1,9 @@
-"""`azevac`: plan, evacuate, recover and status from an operator's terminal.
+"""`azevac`: plan, evacuate, recover, status and reconcile from an operator's terminal.
 
 Runs the engine directly with the operator's credentials (no dependency on the Lambda being
 healthy during an incident), or through the deployed manual function with --via-lambda.
-Exit code: 0 when everything converged, 1 when a step failed, 2 when refused or invalid.
+Exit code: 0 when everything converged, 1 when a step failed, 2 when refused or invalid
+(a usage, config or environment problem too: one line, never a traceback).
 """
 
 from __future__ import annotations
@@ -10,37 +11,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from evacuation import logs
+from evacuation.aws.clients import Caller
+from evacuation.aws.ec2 import Ec2Gateway
 from evacuation.aws.lambda_ import LambdaGateway
+from evacuation.azs import resolve_az_id
 from evacuation.controller import Controller
-from evacuation.errors import ConfigurationError, EvacuationError
+from evacuation.errors import ConfigurationError, EvacuationError, InvalidRequestError
+from evacuation.impairment import AlarmOverview, alarm_overview
 from evacuation.model import Status, StepRecord
-from evacuation.requests import answer, parse_request, run_request
-from evacuation.result import Result
+from evacuation.requests import ManualRequest, answer, parse_request, run_request
+from evacuation.result import Result, evacuation_dict
+from evacuation.retry import Deadline, RetryPolicy
 from evacuation.runtime import Runtime
 from evacuation.settings import Settings
+from evacuation.terminal import reads, render
 
-OUTCOME_STYLE = {
-    "applied": "green",
-    "unchanged": "dim",
-    "skipped": "yellow",
-    "pending": "cyan",
-    "failed": "bold red",
-    "reverted": "green",
-    "planned": "blue",
-    "in_progress": "blue",
-    "interrupted": "bold magenta",
-}
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_IN_PROGRESS = 0, 1, 2, 3
+SCHEMA_VERSION = 1
+"""The version of schemas/cli-output.schema.json that every --json output follows."""
+PRACTICE_POLL_SECONDS = 15
+MUTATING = ("evacuate", "recover", "practice", "abandon")
+_AZ_ID = re.compile(r"^[a-z]{2,}[0-9]+-az[0-9]+$")
 
 
 def session_factory() -> boto3.Session | None:
@@ -49,65 +54,152 @@ def session_factory() -> boto3.Session | None:
     return None
 
 
-PRACTICE_POLL_SECONDS = 15
+# -- commands: one registry, so a new subcommand is one entry -----------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    takes_az: bool = True
+    """--az (required unless `az_optional`), --reason, --dry-run."""
+    az_optional: bool = False
+    needs_state: bool = True
+    """Reads or changes the state table: refused without AZEVAC_TABLE / --table."""
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    """Adds the command's own flags."""
+
+
+def _evacuate_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--force", action="store_true", help="override flap damping")
+    cmd.add_argument(
+        "--yes", "-y", action="store_true", help="do not ask when another AZ looks impaired"
+    )
+
+
+def _recover_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="restore traffic without waiting for the AZ's capacity to come back",
+    )
+
+
+def _practice_args(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--minutes", type=int, required=True, help="how long, then recover")
+    cmd.add_argument("--stop-alarm", action="append", default=[], help="recover if it alarms")
+    cmd.add_argument(
+        "--no-wait", action="store_true", help="return at once; the reconciler ends it"
+    )
+
+
+COMMANDS: dict[str, Command] = {
+    c.name: c
+    for c in (
+        Command("plan", "every step an evacuation would take; changes nothing",
+                needs_state=False),
+        Command("evacuate", "evacuate an AZ (data plane, then control plane)",
+                arguments=_evacuate_args),
+        Command("recover", "put back everything the AZ's evacuation changed",
+                arguments=_recover_args),
+        Command("status", "evacuations; --az: one with every step and shift expiry",
+                az_optional=True),
+        Command("practice", "evacuate a healthy AZ for a while, then recover",
+                arguments=_practice_args),
+        Command("abandon", "release an AZ whose recovery cannot finish; lists what remains"),
+        Command("reconcile", "one pass of the scheduled reconciler, now", takes_az=False),
+    )
+}  # fmt: skip
+HANDED_OFF = {
+    "drill": "a gray-failure drill on an embedded AWS (azevac drill -h)",
+    "sandbox": "an embedded AWS to rehearse on, until stopped (azevac sandbox -h)",
+    "completion": "print the bash or zsh completion script (azevac completion bash|zsh)",
+    "alarms": "the detection stack for a config (azevac alarms -h)",
+    "report": "the post-incident report of an evacuation, as HTML (azevac report -h)",
+}
+"""Subcommands with parsers of their own: main() hands their arguments over before parsing."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="azevac", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="action", required=True)
-    for action in ("plan", "evacuate", "recover", "status", "practice", "abandon"):
-        cmd = sub.add_parser(action, help=f"{action} an AZ" if action != "status" else "list")
-        if action != "status":
-            cmd.add_argument("--az", required=True, help="AZ ID (use1-az1) or name (us-east-1b)")
-            cmd.add_argument("--reason", default="", help="why: recorded and sent to humans")
-            cmd.add_argument("--dry-run", action="store_true", help="show, change nothing")
-        if action == "evacuate":
-            cmd.add_argument("--force", action="store_true", help="override flap damping")
-        if action == "recover":
+    sub = parser.add_subparsers(dest="action", required=True, metavar="COMMAND")
+    for command in COMMANDS.values():
+        cmd = sub.add_parser(command.name, help=command.help, description=command.help)
+        if command.takes_az:
             cmd.add_argument(
-                "--no-wait",
-                action="store_true",
-                help="restore traffic without waiting for the AZ's capacity to come back",
+                "--az",
+                required=not command.az_optional,
+                help="AZ ID (use1-az1) or name (us-east-1b)",
             )
-        if action == "practice":
-            cmd.add_argument("--minutes", type=int, required=True, help="how long, then recover")
-            cmd.add_argument(
-                "--stop-alarm", action="append", default=[], help="recover if it goes to ALARM"
-            )
-            cmd.add_argument(
-                "--no-wait", action="store_true", help="return at once; the reconciler ends it"
-            )
-        cmd.add_argument("--json", action="store_true", help="print the manual handler's JSON")
+            if command.name != "status":
+                cmd.add_argument("--reason", default="", help="why: recorded and sent to humans")
+                cmd.add_argument("--dry-run", action="store_true", help="show, change nothing")
+        if command.arguments is not None:
+            command.arguments(cmd)
+        cmd.add_argument("--json", action="store_true", help="print JSON (schemas/cli-output)")
+        cmd.add_argument("--wide", action="store_true", help="full ARNs and ids, every row")
         cmd.add_argument("--config", help="file, inline JSON or ssm:<name> (AZEVAC_CONFIG)")
         cmd.add_argument("--table", help="DynamoDB state table (AZEVAC_TABLE)")
         cmd.add_argument("--via-lambda", metavar="FUNCTION", help="invoke the manual function")
-    # Listed for --help only: main() hands `azevac drill ...` to evacuation.drill before parsing.
-    sub.add_parser("drill", help="a gray-failure drill on an embedded AWS (azevac drill -h)")
-    sub.add_parser("alarms", help="the detection stack for a config (azevac alarms -h)")
-    sub.add_parser("report", help="the post-incident report of an evacuation (azevac report -h)")
+    for name, text in HANDED_OFF.items():
+        sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
-MUTATING = ("evacuate", "recover", "practice", "abandon")
+# -- main -------------------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["drill"]:
         return _drill(argv[1:])
-    if argv[:1] == ["report"]:
-        from evacuation.postmortem import main as report  # noqa: PLC0415 - not in Lambda
+    if argv[:1] == ["sandbox"]:
+        from evacuation.terminal import sandbox  # noqa: PLC0415 - needs the embedded AWS
 
-        return report(argv[1:])
+        return sandbox.main(argv[1:])
     if argv[:1] == ["alarms"]:
         from evacuation.detection.cli import main as alarms  # noqa: PLC0415 - not in Lambda
 
         return alarms(argv[1:])
+    if argv[:1] == ["report"]:
+        from evacuation.postmortem import main as report  # noqa: PLC0415 - not in Lambda
+
+        return report(argv[1:])
+    if argv[:1] == ["completion"]:
+        from evacuation.terminal import completion  # noqa: PLC0415
+
+        return completion.main(argv[1:], build_parser())
     args = build_parser().parse_args(argv)
-    console = Console(stderr=False)
-    logs.configure(json=False, level=os.environ.get("LOG_LEVEL", "WARNING"))
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = 100
+    errors = Console(stderr=True, highlight=False)
+    logs.configure(json=False, level=os.environ.get("LOG_LEVEL", "ERROR"))
+    # A pipe or a file gets the 100-column layout; a terminal its own width, up to 100.
+    view = render.View(wide=args.wide, columns=console.width if console.is_terminal else 100)
+    try:
+        body, hints = _run(args, console, errors)
+    except EvacuationError as exc:
+        errors.print(Text(f"azevac: {exc}", "bold red"), soft_wrap=True)
+        return EXIT_REFUSED
+    except BotoCoreError as exc:  # the environment (credentials, profile), not our code
+        errors.print(Text(f"azevac: AWS environment: {exc}", "bold red"), soft_wrap=True)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        errors.print(Text("azevac: interrupted", "bold red"))
+        return 130
+    if args.json:
+        sys.stdout.write(json.dumps({"schema_version": SCHEMA_VERSION, **body}, default=str))
+        sys.stdout.write("\n")
+    else:
+        view = replace(view, subnet_azs=hints.subnet_azs, run_started=hints.run_started)
+        render.print_lines(console, _human(args, body, view), wide=args.wide)
+    return _exit_code(body)
+
+
+def _payload(args: argparse.Namespace) -> dict[str, Any]:
     payload: dict[str, Any] = {"action": args.action}
-    if args.action != "status":
+    if COMMANDS[args.action].takes_az and args.action != "status":
         payload |= {"az": args.az, "reason": args.reason, "dry_run": args.dry_run}
     if args.action == "evacuate":
         payload["force"] = args.force
@@ -115,60 +207,185 @@ def main(argv: Sequence[str] | None = None) -> int:
         payload |= {"minutes": args.minutes, "stop_alarms": args.stop_alarm}
     if args.action == "recover" and args.no_wait:
         payload["no_wait"] = True
-    try:
-        request = parse_request(payload)
+    return payload
+
+
+@dataclass
+class Hints:
+    """What the human output knows beyond the answer: subnet AZs, when this run started."""
+
+    subnet_azs: dict[str, str] = field(default_factory=dict)
+    run_started: datetime | None = None
+
+
+def _run(
+    args: argparse.Namespace, console: Console, errors: Console
+) -> tuple[dict[str, Any], Hints]:
+    if args.action == "reconcile":
         if args.via_lambda:
-            body = LambdaGateway(session_factory()).invoke(args.via_lambda, request.model_dump())
-        else:
-            body = _run_locally(args, request, console)
-    except EvacuationError as exc:
-        console.print(f"[bold red]azevac: {exc}[/]")
-        return EXIT_REFUSED
-    if args.json:
-        console.print_json(json.dumps(body, default=str))
-    else:
-        _print_human(console, body)
-    return _exit_code(body)
+            raise InvalidRequestError("reconcile runs locally; the deployed one is scheduled")
+        return _reconcile(args), Hints()
+    request = parse_request(_payload(args)) if args.action != "status" or not args.az else None
+    if args.via_lambda:
+        if request is None:
+            raise InvalidRequestError("status --az runs locally (it reads ARC for shift expiry)")
+        body = LambdaGateway(session_factory()).invoke(args.via_lambda, request.model_dump())
+        return body, Hints()
+    return _run_locally(args, request, console, errors)
 
 
-def _drill(argv: list[str]) -> int:
-    try:
-        from evacuation.drill import main as drill_main  # noqa: PLC0415 - needs the drill extra
-    except ImportError as exc:
-        Console(stderr=True).print(
-            f"[bold red]azevac drill needs the embedded AWS: pip install 'azevac[drill]' ({exc})[/]"
-        )
-        return EXIT_REFUSED
-    return drill_main(argv)
-
-
-def _run_locally(args: argparse.Namespace, request: Any, console: Console) -> dict[str, Any]:
+def _runtime(args: argparse.Namespace) -> Runtime:
     env = dict(os.environ)
     if args.config:
         env["AZEVAC_CONFIG"] = args.config
     if args.table:
         env["AZEVAC_TABLE"] = args.table
     settings = Settings.from_env(env)
-    mutates = request.action in MUTATING and not request.dry_run
-    if mutates and settings.table is None:
+    command = COMMANDS[args.action]
+    reads_state = command.needs_state and not (args.action == "evacuate" and args.dry_run)
+    if reads_state and settings.table is None:
         raise ConfigurationError(
-            f"{request.action} needs the state table (AZEVAC_TABLE or --table): without it the "
-            "before-images live only in this process and nothing could recover exactly"
+            f"{args.action} needs the state table (AZEVAC_TABLE or --table): without it azevac "
+            "cannot see what is evacuated, and before-images would live only in this process. "
+            "Only plan runs without one"
         )
-    runtime = Runtime(settings, session_factory())
+    return Runtime(settings, session_factory())
+
+
+def _run_locally(
+    args: argparse.Namespace,
+    request: ManualRequest | None,
+    console: Console,
+    errors: Console,
+) -> tuple[dict[str, Any], Hints]:
+    runtime = _runtime(args)
     show = not args.json
+    done: list[StepRecord] = []
+    status = None
+    if show and console.is_terminal and args.action in MUTATING and not args.dry_run:
+        status = console.status(f"{args.action} {args.az}: starting")
 
     def progress(step: StepRecord) -> None:
-        if show and step.outcome.is_final:
-            console.print(f"  {_step_line(step)}")
+        if step.outcome.is_final:
+            done.append(step)
+            if status is not None:
+                status.update(f"{args.action} {args.az}: {len(done)} step(s) done, last: "
+                              f"{step.outcome.value} {step.key.kind.value}")  # fmt: skip
 
     controller = runtime.controller(on_step=progress)
-    if show and request.action in MUTATING and not request.dry_run:
-        console.print(f"[bold]{request.action} {request.az}[/] for {controller.config.workload}")
-    outcome = run_request(controller, request)
-    if request.action == "practice" and not args.no_wait and not request.dry_run:
-        outcome = _wait_and_end_practice(controller, outcome, console, show)
-    return answer(controller.config.workload, outcome)
+    if request is None:  # status --az
+        body = _detail(controller, runtime, args.az)
+        return body, _hints(runtime, body, show, None)
+    overview: AlarmOverview | None = None
+    if request.action in ("plan", "evacuate"):
+        overview = alarm_overview(
+            controller.config, _az_id(runtime, args.az), reads.alarm_states(runtime.clients)
+        )
+    if request.action == "evacuate" and not request.dry_run and overview and overview.warning:
+        _confirm(args, overview, console if show else errors)
+    if status is not None:
+        status.start()
+    body_started = datetime.now(UTC)
+    try:
+        outcome = run_request(controller, request)
+        if request.action == "practice" and not args.no_wait and not request.dry_run:
+            outcome = _wait_and_end_practice(controller, outcome, console, show)
+    finally:
+        if status is not None:
+            status.stop()
+    body = answer(controller.config.workload, outcome)
+    if overview is not None and isinstance(body.get("az_id"), str):
+        if overview.az_id != body["az_id"]:  # a zone name the resolver mapped differently
+            overview = alarm_overview(
+                controller.config, body["az_id"], reads.alarm_states(runtime.clients)
+            )
+        body["alarm_overview"] = overview.to_dict()
+        if overview.warning:
+            body["warnings"] = [*body.get("warnings", []), overview.warning]
+    if settings_in_memory(runtime) and request.action == "plan":
+        body.setdefault("warnings", []).append(
+            "no state table (AZEVAC_TABLE): AZs evacuated by azevac are not counted in this plan"
+        )
+    return body, _hints(runtime, body, show, body_started)
+
+
+def _hints(runtime: Runtime, body: dict[str, Any], show: bool, started: datetime | None) -> Hints:
+    if not show:  # --json: the answer as it is, no extra reads
+        return Hints()
+    subnets = reads.subnet_azs(runtime.clients, render.subnets_in(body))
+    return Hints(subnet_azs=dict(subnets), run_started=started)
+
+
+def settings_in_memory(runtime: Runtime) -> bool:
+    return runtime.settings.table is None
+
+
+def _az_id(runtime: Runtime, az: str) -> str:
+    """The AZ ID an operator typed, resolving a zone name with DescribeAvailabilityZones."""
+    if _AZ_ID.match(az.strip()):
+        return az.strip()
+    call = Caller(RetryPolicy(Deadline.within(20.0), max_attempts=4))
+    return resolve_az_id(az, Ec2Gateway(runtime.clients, call).availability_zones())
+
+
+def _confirm(args: argparse.Namespace, overview: AlarmOverview, console: Console) -> None:
+    """Another AZ looks impaired: go ahead only with --yes or a typed yes."""
+    render.print_lines(console, render.alarm_lines(overview.to_dict()))
+    if args.yes:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidRequestError(
+            f"not evacuating {overview.az_id}: {overview.warning}. Pass --yes to evacuate anyway"
+        )
+    console.print(Text(f"Evacuate {overview.az_id} anyway? Type yes to go ahead: ", "bold"), end="")
+    reply = sys.stdin.readline().strip().lower()
+    if reply not in ("y", "yes"):
+        raise InvalidRequestError(f"not evacuating {overview.az_id}: not confirmed")
+
+
+def _detail(controller: Controller, runtime: Runtime, az: str) -> dict[str, Any]:
+    """`status --az`: the AZ's active evacuation (else its latest), with its shifts as ARC has
+    them now."""
+    az_id = _az_id(runtime, az)
+    evacuation = controller.status_of(az_id)
+    if evacuation is None:
+        evacuation = next((e for e in controller.status() if e.az_id == az_id), None)
+    body: dict[str, Any] = {
+        "workload": controller.config.workload,
+        "az_id": az_id,
+        "status": evacuation.status.value if evacuation else "NONE",
+        "evacuation": evacuation_dict(evacuation) if evacuation else None,
+        "shifts": [],
+    }
+    if evacuation is not None and evacuation.status.is_active:
+        body |= reads.shifts_of(runtime.clients, body["evacuation"])
+    return body
+
+
+def _reconcile(args: argparse.Namespace) -> dict[str, Any]:
+    """The scheduled function's own code path (service.on_reconcile): extend, repair, alert."""
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415
+
+    from evacuation import service  # noqa: PLC0415
+
+    runtime = _runtime(args)
+    controller = runtime.controller()
+    body = service.on_reconcile(
+        controller,
+        notifier=runtime.notifier(),
+        metrics=Metrics(namespace="azevac", service="azevac-cli"),
+        deadline=Deadline.within(600),
+    )
+    return {"workload": controller.config.workload, "status": "OK", **body}
+
+
+def _drill(argv: list[str]) -> int:
+    try:
+        from evacuation.drill import main as drill_main  # noqa: PLC0415 - needs the embedded AWS
+    except ImportError as exc:
+        Console(stderr=True).print(Text(f"azevac drill needs the embedded AWS (moto): {exc}"))
+        return EXIT_REFUSED
+    return drill_main(argv)
 
 
 def _wait_and_end_practice(
@@ -184,67 +401,24 @@ def _wait_and_end_practice(
         why = controller.practice_should_end(evacuation)
         if why is not None:
             if show:
-                console.print(f"[bold]{why}[/]: recovering {started.az_id}")
+                console.print(Text(f"{why}: recovering {started.az_id}", "bold"))
             return controller.recover(started.az_id, reason=why)
         time.sleep(PRACTICE_POLL_SECONDS)
     return started
 
 
-def _step_line(step: StepRecord) -> str:
-    style = OUTCOME_STYLE.get(step.outcome.value, "")
-    detail = step.error or step.reason or ""
-    return f"[{style}]{step.outcome.value:<10}[/] {step.key.kind.value:<15} {step.key.resource}" + (
-        f"  ({detail})" if detail else ""
-    )
-
-
-def _print_human(console: Console, body: dict[str, Any]) -> None:
+def _human(args: argparse.Namespace, body: dict[str, Any], view: render.View) -> list[Text]:
+    view = replace(view, now=datetime.now(UTC))
+    if args.action == "reconcile":
+        return render.reconcile_lines(body, view)
+    if "evacuation" in body:
+        return render.detail_lines(body, view)
     if "evacuations" in body:
-        table = Table("evacuation", "AZ", "status", "trigger", "created", "recovered", "reason")
-        for e in body["evacuations"]:
-            table.add_row(
-                e["evacuation_id"], e["az_id"], e["status"], e["trigger"],
-                e["created_at"], e["recovered_at"] or "", e["reason"][:60],
-            )  # fmt: skip
-        console.print(table)
-        return
-    table = Table("phase", "kind", "resource", "before → after", "outcome", title=_title(body))
-    for step in body.get("steps", []):
-        style = OUTCOME_STYLE.get(step["outcome"], "")
-        note = step.get("error") or step.get("reason") or ""
-        table.add_row(
-            step["phase"],
-            step["kind"],
-            step["resource"],
-            f"{_short(step['before'])} → {_short(step['after'])}",
-            f"[{style}]{step['outcome']}[/]" + (f"\n{note}" if note else ""),
-        )
-    console.print(table)
-    if body.get("reason"):
-        console.print(f"reason: {body['reason']}")
-
-
-def _title(body: dict[str, Any]) -> str:
-    timing = ""
-    if body.get("data_plane_seconds") is not None:
-        timing = f" · traffic moved in {body['data_plane_seconds']:.2f}s"
-    return (
-        f"{body.get('workload')} {body.get('az_id')}: {body.get('status')}"
-        f" · {body.get('evacuation_id') or 'no evacuation'}{timing}"
-    )
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, dict) and "weights" in value:
-        return json.dumps(value["weights"])
-    if isinstance(value, dict) and "away_from" in value:
-        return f"away from {value['away_from']}"
-    if isinstance(value, dict) and "weight" in value:
-        return f"weight {value['weight']}"
-    if isinstance(value, list):
-        return ",".join(str(v) for v in value) or "[]"
-    text = json.dumps(value, default=str) if value is not None else "-"
-    return text if len(text) <= 60 else text[:57] + "..."
+        return render.status_lines(body, view)
+    action = "recover --dry-run" if args.action == "recover" and args.dry_run else args.action
+    if args.action == "evacuate" and args.dry_run:
+        action = "plan"
+    return render.result_lines(action, body, view)
 
 
 def _exit_code(body: dict[str, Any]) -> int:
@@ -252,7 +426,10 @@ def _exit_code(body: dict[str, Any]) -> int:
         return EXIT_REFUSED
     if body.get("status") == "IN_PROGRESS":  # another invocation runs it: nothing done here
         return EXIT_IN_PROGRESS
-    if any(s.get("outcome") == "failed" for s in body.get("steps", [])):
+    steps = [*body.get("steps", []), *(body.get("evacuation") or {}).get("steps", [])]
+    for evacuation in body.get("evacuations", []) if "alerts" in body else []:
+        steps += evacuation.get("steps", [])
+    if any(s.get("outcome") == "failed" for s in steps):
         return EXIT_FAILED
     return EXIT_OK
 

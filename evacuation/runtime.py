@@ -42,6 +42,7 @@ class Runtime:
 
     def __init__(self, settings: Settings, session: boto3.Session | None = None) -> None:
         self.settings = settings
+        self._session = session
         self.clients = AwsClients(session)
         self._store: StateStore | None = None
         self._lock = threading.Lock()
@@ -51,8 +52,12 @@ class Runtime:
 
     def controller(self, on_step: StepListener | None = None) -> Controller:
         config = load(self.settings, self.clients, self._read_parameter, self._read_object)
-        clients = self.clients
         with self._lock:
+            if config.region and config.region != self.clients.configured_region:
+                # The config names its region: every client (and the store) uses it.
+                self.clients = AwsClients(self._session, region=config.region)
+                self._store = None
+            clients = self.clients
             if self._store is None:
                 self._store = state_store(self.settings, clients)
         return Controller(

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from evacuation.alarms import AlarmDecision, AlarmSignal, FunctionIdentity, decide, verify_origin
 from evacuation.controller import Controller
 from evacuation.errors import InvalidRequestError
+from evacuation.impairment import with_alarm_overview
 from evacuation.metrics import for_workload, record_result
 from evacuation.model import Status, Trigger
 from evacuation.notify import Notifier
@@ -29,11 +30,9 @@ def _announce(
     controller: Controller, notifier: Notifier, metrics: Metrics, result: Result, event: str
 ) -> None:
     record_result(metrics, result)
-    if result.status is Status.REFUSED:
-        notice = notifier.send(result, "REFUSED")
-    elif result.failed:
+    if result.failed and result.status is not Status.REFUSED:
         notice = notifier.send(result, f"{event} with failures:")
-    else:
+    else:  # the subject ends with the status (a refusal says REFUSED once)
         notice = notifier.send(result, f"{event}:")
     if result.evacuation_id is not None:
         controller.record_notice(result.evacuation_id, notice)
@@ -124,15 +123,21 @@ def on_manual(
     notifier: Notifier,
     metrics: Metrics,
     deadline: Deadline | None = None,
+    alarm_states: AlarmStates | None = None,
 ) -> dict[str, Any]:
-    """Carry out an operator's request; notify on evacuate and recover."""
+    """Carry out an operator's request; notify on evacuate and recover. With `alarm_states`,
+    a plan or evacuation answers every AZ's alarm state and warns when another AZ looks
+    impaired (evacuation.impairment)."""
     for_workload(metrics, controller.config.workload)
     metrics.add_metric(name="ManualRequests", unit=MetricUnit.Count, value=1)
     outcome = run_request(controller, request, deadline)
     acted = request.action in ("evacuate", "recover", "practice", "abandon") and not request.dry_run
     if acted and isinstance(outcome, Result):
         _announce(controller, notifier, metrics, outcome, request.action)
-    return fit(answer(controller.config.workload, outcome))
+    body = answer(controller.config.workload, outcome)
+    if alarm_states is not None and request.action in ("plan", "evacuate"):
+        body |= with_alarm_overview(controller.config, body, alarm_states)
+    return fit(body)
 
 
 def on_reconcile(

@@ -26,4 +26,5 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             notifier=rt.notifier(),
             metrics=metrics,
             deadline=runtime.deadline_for(context),
+            alarm_states=rt.alarm_states,
         )

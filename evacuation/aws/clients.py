@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import boto3
 from botocore.config import Config as BotocoreConfig
+from botocore.exceptions import BotoCoreError
 
 from evacuation.aws.errors import translate
+from evacuation.errors import ConfigurationError
 from evacuation.pacing import Pacer
 from evacuation.retry import RetryPolicy
 
@@ -49,19 +51,38 @@ class AwsClients:
     def _client(self, service: str) -> Any:
         with self._lock:
             if service not in self._clients:
-                session = self._session or boto3.Session()
-                self._session = session
-                self._clients[service] = session.client(
-                    service,  # type: ignore[call-overload]
-                    region_name=self._region or session.region_name,
-                    config=CLIENT_CONFIG,
-                )
+                try:
+                    session = self._session or boto3.Session()
+                    self._session = session
+                    self._clients[service] = session.client(
+                        service,  # type: ignore[call-overload]
+                        region_name=self._region or session.region_name,
+                        config=CLIENT_CONFIG,
+                    )
+                except BotoCoreError as exc:  # no region, an unknown profile, a bad config file
+                    raise ConfigurationError(
+                        f"AWS environment: {exc} (set the config's region, AWS_REGION or "
+                        "AWS_PROFILE)"
+                    ) from exc
             return self._clients[service]
 
     @property
     def region(self) -> str:
-        region = self._region or (self._session or boto3.Session()).region_name
-        return str(region)
+        return str(self.configured_region)
+
+    @property
+    def configured_region(self) -> str | None:
+        """The region the clients use: the one given, else the session's; None if neither."""
+        if self._region:
+            return self._region
+        try:
+            return (self._session or boto3.Session()).region_name
+        except BotoCoreError:
+            return None
+
+    @property
+    def session(self) -> boto3.Session | None:
+        return self._session
 
     def zonal_shift(self) -> ARCZonalShiftClient:
         return cast("ARCZonalShiftClient", self._client("arc-zonal-shift"))

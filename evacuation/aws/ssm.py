@@ -15,9 +15,13 @@ class ParameterReader:
     """Reads SSM parameters; a cached value is at most CACHE_SECONDS old."""
 
     def __init__(self, clients: AwsClients) -> None:
-        self._provider = SSMProvider(boto3_client=clients.ssm())
+        self._clients = clients
+        self._provider: SSMProvider | None = None
 
     def __call__(self, name: str) -> str:
+        # The SSM client is built on the first read, never for a config that is a file or JSON.
+        if self._provider is None:
+            self._provider = SSMProvider(boto3_client=self._clients.ssm())
         try:
             value = self._provider.get(name, max_age=CACHE_SECONDS, decrypt=True)
         except GetParameterError as exc:

@@ -21,7 +21,7 @@ from evacuation.drill.render import ConsoleNarrator, SilentNarrator, summary_tab
 from evacuation.drill.report import DrillReport
 from evacuation.drill.scenarios import SCENARIOS, Narrator, run_scenario
 
-EXIT_PASS, EXIT_FAIL = 0, 1
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
 DEFAULT_AZ = "use1-az1"
 
 
@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the drill; the exit code is the verdict."""
     args = build_parser().parse_args(argv)
+    if args.report is not None:
+        problem = _unwritable(args.report)
+        if problem:  # before the drill, not after it ran for a minute
+            sys.stderr.write(f"azevac drill: --report {args.report}: {problem}\n")
+            return EXIT_USAGE
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
     console = Console(file=sys.stdout, highlight=False)
     if not console.is_terminal:
@@ -63,3 +68,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.report:
             console.print(f"HTML report: {args.report}")
     return EXIT_PASS if report.verdict == "PASS" else EXIT_FAIL
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why the report cannot be written to `path`, or None (nothing is left behind)."""
+    if path.is_dir():
+        return "is a directory"
+    parent = path.parent if str(path.parent) else Path()
+    if not parent.is_dir():
+        return f"{parent} is not a directory"
+    existed = path.exists()
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if not existed:
+        path.unlink()
+    return None

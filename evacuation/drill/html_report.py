@@ -5,6 +5,7 @@ fault-injection experiment."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ COLOURS = {
     "pending": "#0097a7",
     "failed": "#c62828",
     "interrupted": "#8e24aa",
+    "applied, then died": "#8e24aa",
+    "verified": "#81c784",
     "in_progress": "#1565c0",
     "planned": "#1565c0",
 }
@@ -79,7 +82,11 @@ def _scenario(result: ScenarioResult) -> str:
     if result.panel:
         parts.append(metric_panel_svg(result.panel, result.facts))
     if result.timeline:
-        parts += [timeline_svg(result.timeline), _legend(), _timeline_table(result.timeline)]
+        parts += [
+            timeline_svg(result.timeline, result.invocations),
+            _legend(),
+            _timeline_table(result.timeline),
+        ]
     facts = "".join(
         f"<tr><th>{escape(k)}</th><td>{escape(json.dumps(v, default=str))}</td></tr>"
         for k, v in result.facts.items()
@@ -112,9 +119,14 @@ def _scenario(result: ScenarioResult) -> str:
     return "".join(parts)
 
 
-def timeline_svg(timeline: list[TimelineEntry]) -> str:
-    """One <rect class='bar'> per step: x = start after the alarm, width = duration."""
-    span = _nice(max((e.end for e in timeline), default=0.0))
+def timeline_svg(
+    timeline: list[TimelineEntry], invocations: Sequence[Mapping[str, Any]] = ()
+) -> str:
+    """One <rect class='bar'> per step: x = start after the alarm, width = duration; a dashed
+    <line class='invocation'> where each handler invocation (evacuating or recovering) began."""
+    span = _nice(
+        max([*(e.end for e in timeline), *(i["end_seconds"] for i in invocations)], default=0.0)
+    )
     height = AXIS + ROW * len(timeline) + 8
     width = LABEL_WIDTH + PLOT_WIDTH + 20
 
@@ -146,10 +158,19 @@ def timeline_svg(timeline: list[TimelineEntry]) -> str:
             f"y='{y + 4}' width='{bar_width:.1f}' height='{ROW - 8}' fill='{colour}' rx='2'>"
             f"<title>{escape(tip)}</title></rect>"
         )
+    marks = [
+        f"<line class='invocation' data-invocation='{escape(str(i['invocation']))}' "
+        f"x1='{x(i['start_seconds']):.1f}' y1='{AXIS - 2}' x2='{x(i['start_seconds']):.1f}' "
+        f"y2='{height}' stroke='#1565c0' stroke-dasharray='3 3'>"
+        f"<title>{escape(str(i['invocation']))} started at {i['start_seconds']:.3f} s"
+        f" ({escape(str(i.get('status')))})</title></line>"
+        for i in invocations
+    ]
     return (
         f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
         f"viewBox='0 0 {width} {height}' role='img' aria-label='step timeline'>"
         + "".join(ticks)
+        + "".join(marks)
         + "".join(bars)
         + "</svg>"
     )
@@ -251,7 +272,10 @@ def _timeline_table(timeline: list[TimelineEntry]) -> str:
 
 
 def _legend() -> str:
-    shown = ("applied", "unchanged", "skipped", "pending", "failed", "interrupted")
+    shown = (
+        "applied", "verified", "unchanged", "skipped", "pending", "failed", "interrupted",
+        "applied, then died", "reverted",
+    )  # fmt: skip
     items = "".join(f"<span><i style='background:{COLOURS[o]}'></i>{o}</span>" for o in shown)
     return f"<p class='legend'>{items}</p>"
 

@@ -10,14 +10,23 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from evacuation.cli import OUTCOME_STYLE
 from evacuation.drill.checks import short
 from evacuation.drill.lab import Invocation, StepEvent
 from evacuation.drill.report import DrillReport, ScenarioResult, TimelineEntry
 from evacuation.model import Outcome
+from evacuation.terminal.render import OUTCOME_STYLE as STEP_STYLE
 
 VERDICT_STYLE = {"PASS": "bold green", "FAIL": "bold red"}
+OUTCOME_STYLE = {
+    **STEP_STYLE,
+    "interrupted": "bold magenta",
+    "verified": "dim green",
+    "applied, then died": "bold magenta",
+}
 BAR_WIDTH = 24
+"""The Gantt's width at most; it narrows so that the whole table fits the terminal."""
+FIXED_COLUMNS = 72
+"""What the timeline's other columns take at most, borders included."""
 
 
 class ConsoleNarrator:
@@ -70,8 +79,9 @@ class ConsoleNarrator:
         parts = [f"[bold]{escape(status)}[/]"]
         if answer.get("evacuation_id"):
             parts.append(f"evacuation {escape(str(answer['evacuation_id']))}")
-        if answer.get("data_plane_seconds") is not None:
-            parts.append(f"traffic moved in {_ms(answer['data_plane_seconds'])}")
+        if answer.get("data_plane_seconds") is not None and status != "RECOVERED":
+            # The controller's own figure: from its start, after the handler's start-up.
+            parts.append(f"controller's data plane {_ms(answer['data_plane_seconds'])}")
         if answer.get("total_seconds") is not None:
             parts.append(f"done in {_ms(answer['total_seconds'])}")
         if answer.get("retries"):
@@ -83,7 +93,8 @@ class ConsoleNarrator:
     def end(self, result: ScenarioResult) -> None:
         self.console.print()
         if result.timeline:
-            self.console.print(timeline_table(result.timeline))
+            self.console.print(timeline_table(result.timeline, self.console.width))
+            self.console.print(Text(_invocations_line(result), "dim"))
             self.console.print(_timing_line(result))
         if result.checks:
             self.console.print(checks_table(result))
@@ -133,58 +144,68 @@ class SilentNarrator:
         return None
 
 
-def timeline_table(timeline: list[TimelineEntry]) -> Table:
-    """One row per step: when it started after the alarm, how long it took, and a bar."""
+def timeline_table(timeline: list[TimelineEntry], width: int = 100) -> Table:
+    """One row per step: when it started after the alarm, how long it took, and a bar; the
+    whole table fits `width` columns (the bar narrows, never the bar is cut)."""
     span = max((e.end for e in timeline), default=0.0) or 1.0
+    bar_width = max(min(BAR_WIDTH, width - FIXED_COLUMNS), 8)
     table = Table(title="Timeline (seconds after the alarm fired)", title_justify="left")
-    table.add_column("invocation", overflow="fold", max_width=20)
-    table.add_column("phase", no_wrap=True)
-    table.add_column("step", no_wrap=True)
-    table.add_column("resource", overflow="fold", min_width=16)
-    table.add_column("start", justify="right")
-    table.add_column("duration", justify="right")
-    table.add_column("outcome", no_wrap=True)
-    table.add_column(f"0 → {span:.2f} s", no_wrap=True)
+    table.add_column("invocation", overflow="fold", max_width=12)
+    table.add_column("step", overflow="fold", max_width=14)
+    table.add_column("resource", overflow="fold", max_width=16)
+    table.add_column("start", justify="right", no_wrap=True)
+    table.add_column("took", justify="right", no_wrap=True)
+    table.add_column("outcome", overflow="fold", max_width=11)
+    table.add_column(f"0 → {span:.2f} s", no_wrap=True, min_width=bar_width)
     for entry in timeline:
         style = OUTCOME_STYLE.get(entry.outcome, "")
         table.add_row(
-            escape(entry.invocation),
-            entry.phase,
-            entry.kind,
-            escape(short(entry.resource)),
+            Text(entry.invocation),
+            Text(entry.kind),
+            Text(short(entry.resource)),
             f"{entry.start:.3f}",
             _ms(entry.duration),
-            f"[{style}]{entry.outcome}[/]",
-            _bar(entry, span, style),
+            Text(entry.outcome, style),
+            _bar(entry, span, style, bar_width),
         )
     return table
 
 
-def _bar(entry: TimelineEntry, span: float, style: str) -> Text:
-    start = min(int(entry.start / span * BAR_WIDTH), BAR_WIDTH - 1)
-    width = max(round(entry.duration / span * BAR_WIDTH), 1)
-    width = min(width, BAR_WIDTH - start)
-    return Text(" " * start + "█" * width + " " * (BAR_WIDTH - start - width), style=style)
+def _bar(entry: TimelineEntry, span: float, style: str, width: int = BAR_WIDTH) -> Text:
+    start = min(int(entry.start / span * width), width - 1)
+    length = max(round(entry.duration / span * width), 1)
+    length = min(length, width - start)
+    return Text(" " * start + "█" * length + " " * (width - start - length), style=style)
 
 
-def _timing_line(result: ScenarioResult) -> str:
+def _invocations_line(result: ScenarioResult) -> str:
+    return "invocations: " + "; ".join(
+        f"{i['invocation']} {i['start_seconds']:.3f}-{i['end_seconds']:.3f} s"
+        + (f" {i['status']}" if i.get("status") else "")
+        for i in result.invocations
+    )
+
+
+def _timing_line(result: ScenarioResult) -> Text:
+    """The timing facts, every figure with what it is measured from."""
     facts = result.facts
-    parts = []
+    line = Text()
     if facts.get("alarm_to_traffic_moved_seconds") is not None:
-        parts.append(
-            f"[bold]data plane done {facts['alarm_to_traffic_moved_seconds']:.3f} s[/] after the "
-            "alarm"
+        line.append(
+            f"data plane done {facts['alarm_to_traffic_moved_seconds']:.3f} s after the alarm",
+            "bold",
         )
+        started = facts.get("evacuating_invocation_started_seconds")
+        if started is not None and facts.get("data_plane_seconds") is not None:
+            line.append(
+                f" (its invocation started at {started:.3f} s; the controller, from its own start "
+                f"after the handler's start-up, reports {facts['data_plane_seconds']:.3f} s)"
+            )
     if facts.get("alarm_to_evacuated_seconds") is not None:
-        parts.append(f"last step done at {facts['alarm_to_evacuated_seconds']:.3f} s")
-    if facts.get("data_plane_seconds") is not None and facts.get("total_seconds") is not None:
-        parts.append(
-            f"controller: data plane {facts['data_plane_seconds']:.3f} s, "
-            f"total {facts['total_seconds']:.3f} s"
-        )
+        line.append(f"; last evacuation step done at {facts['alarm_to_evacuated_seconds']:.3f} s")
     if facts.get("retries"):
-        parts.append(f"{facts['retries']} retries")
-    return "; ".join(parts)
+        line.append(f"; {facts['retries']} retries")
+    return line
 
 
 def checks_table(result: ScenarioResult) -> Table:

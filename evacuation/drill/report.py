@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,7 +12,9 @@ from evacuation.drill.lab import StepEvent
 from evacuation.model import Outcome, Phase
 
 Verdict = Literal["PASS", "FAIL"]
-TRAFFIC_MOVED = frozenset({Outcome.APPLIED.value, Outcome.UNCHANGED.value, Outcome.PENDING.value})
+TRAFFIC_MOVED = frozenset(
+    {Outcome.APPLIED.value, Outcome.UNCHANGED.value, Outcome.PENDING.value, "verified"}
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class ScenarioResult:
     seconds: float = 0.0
     panel: dict[str, Any] | None = None
     """gray-failure: per-AZ metric lines and alarm states by simulated minute (html_report)."""
+    invocations: list[dict[str, Any]] = field(default_factory=list)
+    """Each handler invocation on the timeline: label, start and end seconds after the alarm,
+    what it answered (evacuations and recoveries alike)."""
 
     @property
     def verdict(self) -> Verdict:
@@ -82,6 +87,7 @@ class ScenarioResult:
             "facts": self.facts,
             "checks": [c.to_dict() for c in self.checks],
             "timeline": [e.to_dict() for e in self.timeline],
+            "invocations": self.invocations,
             "answers": self.answers,
             "notifications": self.notifications,
             **({"panel": self.panel} if self.panel is not None else {}),
@@ -112,35 +118,65 @@ class DrillReport:
 REVERT_OUTCOMES = frozenset({Outcome.REVERTED})
 
 
+VERIFIED = "verified"
+"""A resuming invocation found the change an earlier one made in effect and recorded it: it
+made no call for it."""
+DIED_AFTER_APPLYING = "applied, then died"
+"""The invocation made the change (a later one found it in effect) and died before recording."""
+
+
 def build_timeline(
-    events: Iterable[StepEvent], t0: datetime, invocations: Collection[str]
+    events: Iterable[StepEvent],
+    t0: datetime,
+    invocations: Collection[str],
+    spans: Mapping[str, tuple[datetime, datetime]] | None = None,
+    recoveries: Collection[str] = (),
 ) -> list[TimelineEntry]:
-    """The last record of each step in each listed invocation, timed from `t0`. A step still in
-    progress when its invocation died ends at its last record and is "interrupted"; a step an
-    earlier invocation finished, which a resuming one only re-verified, is drawn once."""
+    """The last record of each step in each listed invocation, timed from `t0`.
+
+    Each entry starts no earlier than its own invocation (`spans`: label -> start, finish): a
+    record carried over from an earlier invocation keeps that one's `started_at`, which would
+    draw the later invocation at the earlier one's start. A step still in progress when its
+    invocation died ends when that invocation ended and is "interrupted", or "applied, then
+    died" when the next invocation found its change in effect ("verified", no call made); a
+    step an earlier invocation finished, which a resuming one only re-verified, is drawn once;
+    the `recoveries` (invocations that recover) are drawn apart, after it.
+    """
+    spans = spans or {}
     last: dict[tuple[str, str], StepEvent] = {}
     finished_by: dict[str, str] = {}
     for event in events:
         if event.invocation not in invocations:
             continue
         key = str(event.record.key)
+        if event.invocation in recoveries:
+            key = f"recover {key}"
         if finished_by.setdefault(key, event.invocation) != event.invocation:
             if last[(finished_by[key], key)].record.outcome.is_final:
                 continue
             finished_by[key] = event.invocation
         last[(event.invocation, key)] = event
-    entries = []
-    for event in last.values():
+    verified: set[str] = set()
+    entries: list[TimelineEntry] = []
+    for (invocation, _), event in last.items():
         record = event.record
+        key = str(record.key)
+        span = spans.get(invocation)
         started = record.started_at or event.at
-        if record.outcome in REVERT_OUTCOMES and record.finished_at is not None:
-            started = record.finished_at  # a revert keeps its apply's start: draw it at its end
-        finished = record.finished_at if record.outcome.is_final else None
-        outcome = record.outcome.value if record.outcome.is_final else "interrupted"
-        end = finished or event.at
+        carried = span is not None and started < span[0]
+        if carried and span is not None:
+            started = span[0]
+        final = record.outcome.is_final
+        outcome = record.outcome.value if final else "interrupted"
+        if carried and record.outcome is Outcome.APPLIED:
+            outcome = VERIFIED
+            verified.add(key)
+        end = record.finished_at if final and record.finished_at else event.at
+        if not final and span is not None:
+            end = span[1]
         entries.append(
             TimelineEntry(
-                invocation=event.invocation,
+                invocation=invocation,
                 phase=record.phase.value,
                 kind=record.key.kind.value,
                 resource=record.key.resource,
@@ -149,13 +185,25 @@ def build_timeline(
                 outcome=outcome,
             )
         )
+    entries = [
+        replace(e, outcome=DIED_AFTER_APPLYING)
+        if e.outcome == "interrupted" and f"{e.kind}:{e.resource}" in verified
+        else e
+        for e in entries
+    ]
     order = {Phase.DATA_PLANE.value: 0, Phase.CONTROL_PLANE.value: 1}
     return sorted(entries, key=lambda e: (e.start, order.get(e.phase, 2), e.kind, e.resource))
 
 
-def traffic_moved_at(timeline: Iterable[TimelineEntry]) -> float | None:
-    """Seconds from the alarm until the last data-plane step was done."""
+def traffic_moved_at(
+    timeline: Iterable[TimelineEntry], recoveries: Collection[str] = ()
+) -> float | None:
+    """Seconds from the alarm until the last data-plane step of the evacuation was done."""
     ends = [
-        e.end for e in timeline if e.phase == Phase.DATA_PLANE.value and e.outcome in TRAFFIC_MOVED
+        e.end
+        for e in timeline
+        if e.phase == Phase.DATA_PLANE.value
+        and e.outcome in TRAFFIC_MOVED
+        and e.invocation not in recoveries
     ]
     return round(max(ends), 4) if ends else None

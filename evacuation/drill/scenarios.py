@@ -55,6 +55,10 @@ class Drill:
         self.fired = False
         self.evacuations: list[str] = []
         """Labels of the invocations that evacuate: their steps make the timeline."""
+        self.recoveries: list[str] = []
+        """Labels of the invocations that recover: on the timeline too, after the evacuation."""
+        self.spans: dict[str, tuple[datetime, datetime]] = {}
+        """label -> when the invocation started and ended (each is drawn at its real start)."""
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -89,10 +93,13 @@ class Drill:
         self.narrator.say(f"Operator → handlers.manual.handler  {payload}")
         if payload.get("action") == "evacuate":
             self.evacuations.append(label)
+        if payload.get("action") == "recover":
+            self.recoveries.append(label)
         return self._invoke(label, manual.handler, payload)
 
     def _invoke(self, label: str, handler: Callable[[Any, Any], Any], event: Any) -> Invocation:
         invocation = self.lab.invoke(label, handler, event)
+        self.spans[label] = (invocation.started, invocation.finished)
         answer = invocation.answer or {}
         self.result.answers.append(
             {
@@ -179,14 +186,37 @@ class Drill:
         )
 
     def timing(self) -> None:
-        self.result.timeline = build_timeline(self.lab.steps.events, self.t0, self.evacuations)
-        self.result.facts["alarm_to_traffic_moved_seconds"] = traffic_moved_at(self.result.timeline)
-        ends = [e.end for e in self.result.timeline]
-        self.result.facts["alarm_to_evacuated_seconds"] = round(max(ends), 4) if ends else None
-        onset = self.result.facts.get("onset_to_detection_seconds")
-        moved = self.result.facts["alarm_to_traffic_moved_seconds"]
+        timed = [*self.evacuations, *self.recoveries]
+        self.result.timeline = build_timeline(
+            self.lab.steps.events, self.t0, timed, self.spans, self.recoveries
+        )
+        facts = self.result.facts
+        facts["alarm_to_traffic_moved_seconds"] = traffic_moved_at(
+            self.result.timeline, self.recoveries
+        )
+        ends = [e.end for e in self.result.timeline if e.invocation not in self.recoveries]
+        facts["alarm_to_evacuated_seconds"] = round(max(ends), 4) if ends else None
+        statuses = {a["invocation"]: a["status"] for a in self.result.answers}
+        self.result.invocations = [
+            {
+                "invocation": label,
+                "start_seconds": round((start - self.t0).total_seconds(), 4),
+                "end_seconds": round((end - self.t0).total_seconds(), 4),
+                "status": statuses.get(label),
+                "recovery": label in self.recoveries,
+            }
+            for label, (start, end) in self.spans.items()
+            if label in timed
+        ]
+        # The figure the controller reports (from its own start, after the handler's start-up)
+        # and the one from the alarm, told apart: the evacuation's last invocation's start.
+        finishing = [i for i in self.result.invocations if not i["recovery"]]
+        if finishing:
+            facts["evacuating_invocation_started_seconds"] = finishing[-1]["start_seconds"]
+        onset = facts.get("onset_to_detection_seconds")
+        moved = facts["alarm_to_traffic_moved_seconds"]
         if onset is not None and moved is not None:  # gray-failure: from customer impact on
-            self.result.facts["onset_to_traffic_off_seconds"] = round(onset + moved, 4)
+            facts["onset_to_traffic_off_seconds"] = round(onset + moved, 4)
 
     def _suspend_processes(self) -> list[str]:
         config = self.lab.world.config()
@@ -401,7 +431,6 @@ def capacity(d: Drill) -> None:
             _spread(spread["during"]),
         )
     )
-    d.evacuations.append("recover")  # the recovery is on the timeline too
     ok = d.lab.set_alarm(d.az_id, "OK", "Threshold no longer crossed")
     d.expect_status(d.deliver("alarm OK", ok, evacuates=False), "IGNORED")
     recovered = d.manual("recover", {"action": "recover", "az": d.az_id, "reason": "healthy"})

@@ -38,6 +38,11 @@ _SIGNED_SERVICE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/")
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Interceptor = Callable[
+    [dict[str, Any], str | None], "tuple[int, list[tuple[str, str]], bytes] | None"
+]
+"""(WSGI environ, the signed service name or None) -> a response to send instead, or None to
+let the request through: the sandbox's fault injection and control endpoint."""
 
 
 def _moto_app() -> WsgiApp:
@@ -70,6 +75,7 @@ class EmbeddedAwsServer:
         self.fake = fake or ZonalShiftFake()
         self.latency = 0.0
         self.errors: list[str] = []
+        self.interceptors: list[Interceptor] = []
         self._host, self._port = host, port
         self._moto = _moto_app()
         self._server: BaseWSGIServer | None = None
@@ -131,6 +137,12 @@ class EmbeddedAwsServer:
         if self.latency:
             time.sleep(self.latency)
         match = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+        for intercept in self.interceptors:
+            answer = intercept(environ, match.group(1) if match else None)
+            if answer is not None:
+                code, headers, body = answer
+                start_response(f"{code} {HTTPStatus(code).phrase}", headers)
+                return [body]
         if match is None or match.group(1) != SERVICE_NAME:
             return self._moto(environ, start_response)
         try:

@@ -1,12 +1,16 @@
 """Create the azevac state table in the embedded AWS from template.yaml's own definition.
 
 The table is built from the template's `StateTable` resource, so the drill, the tests and the
-deployed stack cannot drift apart. CloudFormation short-form intrinsics (`!Ref`, `!Tags`, ...)
-load as `{"!Ref": value}` mappings; the table properties use none of them.
+deployed stack cannot drift apart. An installed azevac (pipx, a wheel) has no checkout, so the
+resource's properties ship inside the package as `state_table.json`; a test keeps that file
+equal to template.yaml (`python -m evacuation.emulator.table` rewrites it). CloudFormation
+short-form intrinsics (`!Ref`, `!Tags`, ...) load as `{"!Ref": value}` mappings; the table
+properties use none of them.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +20,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+PACKAGED = Path(__file__).resolve().parent / "state_table.json"
+"""template.yaml's StateTable properties, shipped in the package."""
 RESOURCE = "StateTable"
 _CREATE_KEYS = (
     "AttributeDefinitions",
@@ -61,9 +67,15 @@ def state_table_properties(template: Path = TEMPLATE) -> dict[str, Any]:
     return properties
 
 
-def create_state_table(client: DynamoDBClient, name: str, template: Path = TEMPLATE) -> None:
+def packaged_properties() -> dict[str, Any]:
+    """The StateTable properties as shipped in the package (equal to template.yaml's)."""
+    properties: dict[str, Any] = json.loads(PACKAGED.read_text(encoding="utf-8"))
+    return properties
+
+
+def create_state_table(client: DynamoDBClient, name: str, template: Path | None = None) -> None:
     """Create table `name` with the template's keys, indexes, billing, encryption and TTL."""
-    properties = state_table_properties(template)
+    properties = packaged_properties() if template is None else state_table_properties(template)
     kwargs: dict[str, Any] = {key: properties[key] for key in _CREATE_KEYS if key in properties}
     sse = properties.get("SSESpecification")
     if sse is not None:
@@ -78,3 +90,7 @@ def create_state_table(client: DynamoDBClient, name: str, template: Path = TEMPL
                 "Enabled": bool(ttl.get("Enabled", True)),
             },
         )
+
+
+if __name__ == "__main__":
+    PACKAGED.write_text(json.dumps(state_table_properties(), indent=2) + "\n", encoding="utf-8")

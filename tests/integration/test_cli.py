@@ -34,8 +34,8 @@ def test_plan_prints_the_steps_and_changes_nothing(
     original = snapshot(world)
     assert cli.main(["plan", "--az", "us-east-1b"]) == 0
     out = capsys.readouterr().out
-    assert "use1-az1: PLANNED" in out
-    assert "zonal_shift" in out and "asg_subnets" in out
+    assert "plan use1-az1 · PLANNED" in out
+    assert "zonal shift" in out and "asg subnets" in out
     assert snapshot(world) == original
 
 
@@ -52,7 +52,7 @@ def test_refusal_and_bad_input_exit_non_zero(
     world: World, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cli.main(["evacuate", "--az", "eu-west-1a"]) == 2
-    assert "not in this region" in capsys.readouterr().out
+    assert "not in this region" in capsys.readouterr().err
     config = json.loads(env.read_text())
     config["safety"] = {"min_healthy_azs": 3}
     env.write_text(json.dumps(config))
@@ -84,6 +84,6 @@ def test_mutating_without_a_state_table_is_refused(
     monkeypatch.delenv("AZEVAC_TABLE")
     original = snapshot(world)
     assert cli.main(["evacuate", "--az", "use1-az1"]) == 2
-    assert "needs the state table" in capsys.readouterr().out
+    assert "needs the state table" in capsys.readouterr().err
     assert snapshot(world) == original
     assert cli.main(["plan", "--az", "use1-az1"]) == 0  # reading needs no table

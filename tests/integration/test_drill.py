@@ -146,7 +146,8 @@ def test_report_is_self_contained_html_with_one_bar_per_step(
     assert code == 0
     assert html.count("<svg") == 1
     assert len(re.findall(r"<rect class='bar'", html)) == len(timeline) > 0
-    assert "data-outcome='interrupted'" in html  # the run that died, drawn as such
+    # the run that died, drawn as such: its change made, its record never finished
+    assert "data-outcome='applied, then died'" in html
     assert not re.search(r"<script|<link|src=|@import|url\(", html)
 
 

@@ -25,7 +25,7 @@ LAMBDA_LIMIT_MB = 250  # unzipped, function code and layers together
 BUDGET_MB = 100  # "well under" the limit: room for a layer, an extension, growth
 FORBIDDEN = [
     "tests", "benchmarks", "events", "runbooks", ".venv", ".venv-sam", ".git", ".aws-sam",
-    "evacuation/emulator", "evacuation/drill", "gameday", "detection",
+    "evacuation/emulator", "evacuation/drill", "evacuation/terminal", "gameday", "detection",
     # the detection kit's tools; only its config model (evacuation/detection/config.py) ships
     "evacuation/detection/evaluate.py", "evacuation/detection/generate.py",
     "evacuation/detection/scenarios.py", "evacuation/detection/bench.py",
@@ -53,9 +53,20 @@ def pyproject_dependencies() -> list[Requirement]:
     return [Requirement(text) for text in document["project"]["dependencies"]]
 
 
+CLI_ONLY = {"rich", "moto", "pyyaml"}
+"""pyproject dependencies for the CLI, the drill and the sandbox (an on-call laptop's
+`pipx install`), never the Lambda functions'."""
+
+
 def test_requirements_txt_is_pyprojects_runtime_dependencies() -> None:
-    """sam build installs requirements.txt; pip install -e . (tests, drill) installs pyproject's."""
-    assert sorted(map(str, requirements_txt())) == sorted(map(str, pyproject_dependencies()))
+    """sam build installs requirements.txt; pip install . (the CLI) installs pyproject's: the
+    same runtime dependencies plus exactly the CLI's own."""
+    runtime = [r for r in pyproject_dependencies() if canonicalize_name(r.name) not in CLI_ONLY]
+    assert sorted(map(str, requirements_txt())) == sorted(map(str, runtime))
+    cli = {canonicalize_name(r.name) for r in pyproject_dependencies()} - {
+        canonicalize_name(r.name) for r in runtime
+    }
+    assert cli == CLI_ONLY
 
 
 def test_the_template_matches_the_functions_built() -> None:
