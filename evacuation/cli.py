@@ -116,6 +116,7 @@ HANDED_OFF = {
     "completion": "print the bash or zsh completion script (azevac completion bash|zsh)",
     "alarms": "the detection stack for a config (azevac alarms -h)",
     "report": "the post-incident report of an evacuation, as HTML (azevac report -h)",
+    "verify": "check an evacuation (or --recovered) against live AWS (azevac verify -h)",
 }
 """Subcommands with parsers of their own: main() hands their arguments over before parsing."""
 
@@ -161,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from evacuation.detection.cli import main as alarms  # noqa: PLC0415 - not in Lambda
 
         return alarms(argv[1:])
+    if argv[:1] == ["verify"]:
+        from evacuation.verify import main as verify  # noqa: PLC0415
+
+        return verify(argv[1:])
     if argv[:1] == ["report"]:
         from evacuation.postmortem import main as report  # noqa: PLC0415 - not in Lambda
 

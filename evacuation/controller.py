@@ -18,6 +18,7 @@ from typing import TypeVar
 import structlog
 
 from evacuation import guards
+from evacuation import verify as verifying
 from evacuation.aws.autoscaling import AutoScalingGateway
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.cloudwatch import CloudWatchGateway
@@ -644,6 +645,42 @@ class Controller:
             log.error("guard.kill_switch.unreadable", parameter=parameter, error=str(exc))
             value = None
         return kill_switch(value, parameter)
+
+    def verify(
+        self, az: str, *, recovered: bool = False, deadline: Deadline | None = None
+    ) -> dict[str, object]:
+        """Check the evacuation (or recovery) hypothesis of `az` against AWS now; changes
+        nothing. The answer's status is HOLDS or FAILS, with every check (evacuation/verify.py)."""
+        run = self._begin(deadline)
+        az_id = self._az_id_of(run, az)
+        held = self.status_of(az_id) or self._orphan_of(az_id)
+        observation = observe(self.config, run.gateways)
+        if recovered:
+            evacuation = held or self._latest_of(az_id)
+            plan = build_plan(self.config, observation, az_id)
+            checks = verifying.recovered_checks(evacuation, plan.steps, held is not None)
+            return verifying.answer(evacuation, checks, recovered=True)
+        if held is None:
+            raise InvalidRequestError(
+                f"{az_id} has no active evacuation to verify (after a recovery: --recovered)"
+            )
+        plan = self._plan(observation, az_id, held)
+        zones = {z.name: z.zone_id for z in self._zones(run)}
+        in_az = [
+            instance_id
+            for kind in KINDS
+            for instance_id, instance_az, name in kind.instances(observation)
+            if (instance_az or zones.get(name)) == az_id
+        ]
+        launched = run.gateways.ec2.launched_after(in_az, held.created_at) if in_az else []
+        checks = verifying.evacuated_checks(held, plan.steps, launched)
+        return verifying.answer(held, checks, recovered=False)
+
+    def _latest_of(self, az_id: str) -> Evacuation:
+        for evacuation in self._store.list(self.config.workload):
+            if evacuation.az_id == az_id and evacuation.status is not Status.REFUSED:
+                return evacuation
+        raise InvalidRequestError(f"{az_id} has no evacuation on record to verify")
 
     def evacuation(self, evacuation_id: str) -> Evacuation | None:
         """One evacuation with its steps and notices, by id, whatever its status."""

@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _from_store(args: argparse.Namespace) -> Record:
+    from evacuation.cli import session_factory  # noqa: PLC0415 - the CLI's session, as its commands
     from evacuation.settings import Settings, build_controller  # noqa: PLC0415 - AWS only here
 
     if not args.evacuation and not (args.az and args.latest):
@@ -144,7 +145,7 @@ def _from_store(args: argparse.Namespace) -> Record:
     settings = Settings.from_env(env)
     if settings.table is None:
         raise InvalidRequestError("no state table: set AZEVAC_TABLE or pass --table")
-    controller = build_controller(settings)
+    controller = build_controller(settings, session_factory())
     if args.evacuation:
         evacuation = controller.evacuation(args.evacuation)
         if evacuation is None:

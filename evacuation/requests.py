@@ -13,7 +13,7 @@ from evacuation.model import Evacuation, Trigger
 from evacuation.result import Result, evacuation_dict
 from evacuation.retry import Deadline
 
-Action = Literal["plan", "evacuate", "recover", "status", "practice", "abandon"]
+Action = Literal["plan", "evacuate", "recover", "status", "practice", "abandon", "verify"]
 
 
 class ManualRequest(BaseModel):
@@ -33,6 +33,8 @@ class ManualRequest(BaseModel):
     """practice: recover at once if any of these alarms goes to ALARM."""
     no_wait: bool = False
     """recover: restore traffic without waiting for the AZ's capacity (said in the answer)."""
+    recovered: bool = False
+    """verify: check the state after recovery instead of the evacuation."""
 
     @model_validator(mode="after")
     def _az_when_needed(self) -> ManualRequest:
@@ -62,11 +64,14 @@ def parse_request(payload: Any) -> ManualRequest:
 
 def run_request(
     controller: Controller, request: ManualRequest, deadline: Deadline | None = None
-) -> Result | list[Evacuation]:
-    """Carry out one operator request: a Result, or the evacuations for `status`."""
+) -> Result | list[Evacuation] | dict[str, Any]:
+    """Carry out one operator request: a Result, the evacuations for `status`, or a verify
+    answer (read-only, like status and plan)."""
     if request.action == "status":
         return controller.status()
     assert request.az is not None  # checked by the model
+    if request.action == "verify":
+        return controller.verify(request.az, recovered=request.recovered, deadline=deadline)
     reason = request.reason or f"manual {request.action}"
     if request.action == "plan" or (request.dry_run and request.action == "evacuate"):
         return controller.plan(request.az, deadline=deadline)
@@ -96,10 +101,12 @@ def run_request(
     )
 
 
-def answer(workload: str, outcome: Result | list[Evacuation]) -> dict[str, Any]:
+def answer(workload: str, outcome: Result | list[Evacuation] | dict[str, Any]) -> dict[str, Any]:
     """The JSON the manual handler and `azevac --json` return."""
     if isinstance(outcome, Result):
         return outcome.to_dict()
+    if isinstance(outcome, dict):
+        return outcome
     return {
         "workload": workload,
         "status": "OK",

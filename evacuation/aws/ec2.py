@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from evacuation.aws.clients import AwsClients, Caller
@@ -51,3 +52,19 @@ class Ec2Gateway:
             for subnet in response["Subnets"]:
                 found[subnet["SubnetId"]] = subnet["AvailabilityZoneId"]
         return found
+
+    def launched_after(self, instance_ids: Iterable[str], since: datetime) -> list[str]:
+        """Of `instance_ids`, those EC2 says were launched after `since` (200 ids per call)."""
+        ec2 = self._clients.ec2()
+        wanted = sorted(set(instance_ids))
+        found: list[str] = []
+        for start in range(0, len(wanted), 200):
+            batch = wanted[start : start + 200]
+            response = self._call(
+                "ec2.DescribeInstances", partial(ec2.describe_instances, InstanceIds=batch)
+            )
+            for reservation in response["Reservations"]:
+                for instance in reservation["Instances"]:
+                    if instance["LaunchTime"] > since:
+                        found.append(instance["InstanceId"])
+        return sorted(found)

@@ -8,26 +8,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 
 from evacuation.emulator.world import REGION, World
+from evacuation.verify import Check  # one Check for the drill and azevac verify
 
 State = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Check:
-    """One question asked of AWS, what was found, and whether it was what we expected."""
-
-    name: str
-    passed: bool
-    found: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "passed": self.passed, "found": self.found}
 
 
 def read_aws(session: boto3.Session, world: World) -> State:
@@ -246,3 +234,6 @@ def short(resource: str) -> str:
 
 def _fmt(value: Mapping[str, Any]) -> str:
     return ", ".join(f"{short(str(k))}: {v}" for k, v in value.items())
+
+
+__all__ = ["Check", "State", "diff", "evacuated", "nothing_else_changed", "read_aws", "short"]

@@ -162,7 +162,23 @@ class Drill:
         after = self.read()
         suspend = self._suspend_processes()
         self.check(*checks.evacuated(self.lab.world, self.az_id, before, after, suspend))
+        self.verified("evacuated")
         return after
+
+    def verified(self, hypothesis: str) -> None:
+        """`azevac verify` (the manual function's verify action, as the runbook runs it) must
+        agree with the drill's own read-back: the same hypothesis, checked by the product."""
+        payload = {"action": "verify", "az": self.az_id, "recovered": hypothesis == "recovered"}
+        answer = self.lab.invoke(f"verify {hypothesis}", manual.handler, payload).answer or {}
+        failing = [c["name"] for c in answer.get("checks", []) if not c["passed"]]
+        self.check(
+            Check(
+                f"azevac verify: {hypothesis} holds",
+                answer.get("status") == "HOLDS",
+                f"{answer.get('status')}: {len(answer.get('checks', []))} checks"
+                + (f", failing: {'; '.join(failing)}" if failing else ""),
+            )
+        )
 
     def evacuation_records(self) -> list[dict[str, Any]]:
         """The workload's evacuation records, as the state store holds them (manual status)."""
@@ -184,6 +200,7 @@ class Drill:
                 before, self.read(), "Recovered: AWS is exactly as it was before the drill"
             )
         )
+        self.verified("recovered")
 
     def timing(self) -> None:
         timed = [*self.evacuations, *self.recoveries]

@@ -897,5 +897,13 @@ class AutoScalingKind(Kind):
         wanted = capacity_wanted(evacuation.steps)
         return _GroupsBack(wanted) if wanted else None
 
+    def instances(self, observation: Observation) -> list[tuple[str, str | None, str]]:
+        return sorted(
+            (i.instance_id, i.az_id, i.az)
+            for group in self.part(observation).groups.values()
+            if isinstance(group, Group)
+            for i in group.instances
+        )
+
 
 KIND = AutoScalingKind()

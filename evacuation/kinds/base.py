@@ -194,6 +194,11 @@ class Kind:
         """What recover must wait for before traffic comes back, or None."""
         return None
 
+    def instances(self, observation: Observation) -> list[tuple[str, str | None, str]]:
+        """This kind's EC2 capacity, as read: (instance id, AZ ID or None, AZ name). `azevac
+        verify` checks none was launched into the evacuated AZ since the evacuation began."""
+        return []
+
 
 def failed_step(key: StepKey, error: EvacuationError, group: str) -> PlannedStep:
     """A step whose resource could not be observed: it fails with the error, others go on."""
