@@ -457,7 +457,8 @@ def test_via_lambda_invokes_once_and_says_the_function_may_still_run(
 
     assert len(sent) == 1  # no botocore retry, no retry of ours
     assert code == 2
-    out = capsys.readouterr().out
+    said = capsys.readouterr()
+    out = said.out + said.err  # the CLI prints errors to stderr
     assert "may still be" in out and "azevac status" in out
 
 
