@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError
 from rich.console import Console
 from rich.text import Text
 
-from evacuation import logs
+from evacuation import logs, service
 from evacuation.aws.clients import Caller
 from evacuation.aws.ec2 import Ec2Gateway
 from evacuation.aws.lambda_ import LambdaGateway
@@ -293,6 +293,9 @@ def _run_locally(
     body_started = datetime.now(UTC)
     try:
         outcome = run_request(controller, request)
+        if request.action in MUTATING and not request.dry_run and isinstance(outcome, Result):
+            # a change made by hand is news to the team as much as an automatic one
+            service.announce(controller, runtime.notifier(), _metrics(), outcome, request.action)
         if request.action == "practice" and not args.no_wait and not request.dry_run:
             outcome = _wait_and_end_practice(controller, outcome, console, show)
     finally:
@@ -445,3 +448,10 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
+
+
+def _metrics() -> Any:
+    """The CLI counts like the functions do (never flushed here: no EMF on a laptop's stdout)."""
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415
+
+    return Metrics(namespace="azevac", service="azevac")

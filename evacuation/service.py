@@ -26,9 +26,10 @@ from evacuation.retry import Deadline
 log = structlog.get_logger(__name__)
 
 
-def _announce(
+def announce(
     controller: Controller, notifier: Notifier, metrics: Metrics, result: Result, event: str
 ) -> None:
+    """Count the result, notify the humans' topic, and keep the notice with the evacuation."""
     record_result(metrics, result)
     if result.failed and result.status is not Status.REFUSED:
         notice = notifier.send(result, f"{event} with failures:")
@@ -111,8 +112,8 @@ def on_alarm(
         return {**ignored, "reason": str(exc)}
     metrics.add_metric(name="EvacuationsTriggered", unit=MetricUnit.Count, value=1)
     for practice in result.preempted:
-        _announce(controller, notifier, metrics, practice, "practice ended by a real alarm")
-    _announce(controller, notifier, metrics, result, "evacuation")
+        announce(controller, notifier, metrics, practice, "practice ended by a real alarm")
+    announce(controller, notifier, metrics, result, "evacuation")
     return bounded({**result.to_dict(), "alarm": signal.alarm_name})
 
 
@@ -133,7 +134,7 @@ def on_manual(
     outcome = run_request(controller, request, deadline)
     acted = request.action in ("evacuate", "recover", "practice", "abandon") and not request.dry_run
     if acted and isinstance(outcome, Result):
-        _announce(controller, notifier, metrics, outcome, request.action)
+        announce(controller, notifier, metrics, outcome, request.action)
     body = answer(controller.config.workload, outcome)
     if alarm_states is not None and request.action in ("plan", "evacuate"):
         body |= with_alarm_overview(controller.config, body, alarm_states)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evacuation.errors import EvacuationError, InvalidRequestError
+from evacuation.kinds import OWNERS
 from evacuation.model import Evacuation, PlannedStep, StepRecord
 
 EXIT_HOLDS, EXIT_FAILS, EXIT_INVALID = 0, 1, 2
@@ -90,7 +91,8 @@ def recovered_checks(
         elif step.error is not None:
             checks.append(Check(name, False, f"cannot read it: {step.error}"))
         else:
-            same = _comparable(step.current) == _comparable(record.before)
+            restored = OWNERS[record.key.kind].restored_part
+            same = _comparable(restored(step.current)) == _comparable(restored(record.before))
             found = _show(step.current) + ("" if same else f" (before: {_show(record.before)})")
             checks.append(Check(name, same, found))
     return checks

@@ -52,6 +52,8 @@ def permissions() -> tuple[Permission, ...]:
 
 
 SPECS: Mapping[StepKind, StepSpec] = {spec.kind: spec for kind in KINDS for spec in kind.steps}
+OWNERS: Mapping[StepKind, Kind] = {spec.kind: kind for kind in KINDS for spec in kind.steps}
+"""The kind each step belongs to."""
 
 
 def spec_of(kind: StepKind) -> StepSpec:
@@ -72,6 +74,7 @@ _mount_sections()
 __all__ = [
     "ENGINE_PERMISSIONS",
     "KINDS",
+    "OWNERS",
     "SPECS",
     "Kind",
     "Permission",

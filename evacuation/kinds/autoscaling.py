@@ -897,6 +897,13 @@ class AutoScalingKind(Kind):
         wanted = capacity_wanted(evacuation.steps)
         return _GroupsBack(wanted) if wanted else None
 
+    def restored_part(self, image: Any) -> Any:
+        # serving_in_az is what the group served when the image was taken (recovery waits for
+        # it, it does not set it); weight is ARC's applied weight (a group's own shift)
+        if isinstance(image, dict):
+            return {k: v for k, v in image.items() if k not in ("serving_in_az", "weight")}
+        return image
+
     def instances(self, observation: Observation) -> list[tuple[str, str | None, str]]:
         return sorted(
             (i.instance_id, i.az_id, i.az)

@@ -194,6 +194,12 @@ class Kind:
         """What recover must wait for before traffic comes back, or None."""
         return None
 
+    def restored_part(self, image: Any) -> Any:
+        """The part of a step's before-image that recover puts back (`azevac verify --recovered`
+        compares it): everything, unless the image also holds what was observed alongside (a
+        count of serving instances, ARC's applied weight), which AWS moves on its own."""
+        return image
+
     def instances(self, observation: Observation) -> list[tuple[str, str | None, str]]:
         """This kind's EC2 capacity, as read: (instance id, AZ ID or None, AZ name). `azevac
         verify` checks none was launched into the evacuated AZ since the evacuation began."""

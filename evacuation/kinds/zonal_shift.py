@@ -513,6 +513,12 @@ class ZonalShiftKind(Kind):
         ),
     )
 
+    def restored_part(self, image: Any) -> Any:
+        # weight is the share ARC applied then, which ARC sets (and an autoshift may move)
+        if isinstance(image, dict):
+            return {k: v for k, v in image.items() if k != "weight"}
+        return image
+
     def part(self, observation: Observation) -> ZonalShiftObservation:
         found = observation.parts.get(self.name)
         return found if isinstance(found, ZonalShiftObservation) else ZonalShiftObservation()
