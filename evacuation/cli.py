@@ -442,16 +442,16 @@ def _exit_code(body: dict[str, Any]) -> int:
     return EXIT_OK
 
 
+def _metrics() -> Any:
+    """The CLI counts like the functions do (never flushed here: no EMF on a laptop's stdout)."""
+    from aws_lambda_powertools import Metrics  # noqa: PLC0415
+
+    return Metrics(namespace="azevac", service="azevac")
+
+
 def run() -> None:
     sys.exit(main())
 
 
 if __name__ == "__main__":
     run()
-
-
-def _metrics() -> Any:
-    """The CLI counts like the functions do (never flushed here: no EMF on a laptop's stdout)."""
-    from aws_lambda_powertools import Metrics  # noqa: PLC0415
-
-    return Metrics(namespace="azevac", service="azevac")

@@ -94,7 +94,7 @@ def from_export(data: Any, evacuation_id: str | None, az_id: str | None) -> Reco
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`azevac report`: write the report of one evacuation to --output (or stdout)."""
-    args = _parser().parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         if args.source is not None:
             record = from_export(_read_json(Path(args.source)), args.evacuation, args.az)
@@ -115,7 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 # -- internals ------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:
+    """`azevac report`'s arguments."""
     parser = argparse.ArgumentParser(
         prog="azevac report", description="The post-incident report of one evacuation (HTML)."
     )

@@ -114,16 +114,7 @@ def answer(evacuation: Evacuation, checks: Sequence[Check], recovered: bool) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`azevac verify --az X [--recovered] [--json]`: exit 0 when the hypothesis holds."""
-    parser = argparse.ArgumentParser(
-        prog="azevac verify",
-        description="Check an evacuation (or, with --recovered, a recovery) against live AWS.",
-    )
-    parser.add_argument("--az", required=True, help="AZ ID (use1-az1) or zone name")
-    parser.add_argument("--recovered", action="store_true", help="the state after recovery")
-    parser.add_argument("--json", action="store_true", help="the answer as JSON")
-    parser.add_argument("--config", help="AZEVAC_CONFIG (file, JSON, ssm:NAME or s3://...)")
-    parser.add_argument("--table", help="AZEVAC_TABLE: the state table")
-    args = parser.parse_args(argv)
+    args = parser().parse_args(argv)
     try:
         body = _controller(args).verify(args.az, recovered=args.recovered)
     except EvacuationError as exc:
@@ -134,6 +125,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(_table(body))
     return EXIT_HOLDS if body["status"] == "HOLDS" else EXIT_FAILS
+
+
+def parser() -> argparse.ArgumentParser:
+    """`azevac verify`'s arguments."""
+    parser = argparse.ArgumentParser(
+        prog="azevac verify",
+        description="Check an evacuation (or, with --recovered, a recovery) against live AWS.",
+    )
+    parser.add_argument("--az", required=True, help="AZ ID (use1-az1) or zone name")
+    parser.add_argument("--recovered", action="store_true", help="the state after recovery")
+    parser.add_argument("--json", action="store_true", help="the answer as JSON")
+    parser.add_argument("--config", help="AZEVAC_CONFIG (file, JSON, ssm:NAME or s3://...)")
+    parser.add_argument("--table", help="AZEVAC_TABLE: the state table")
+    return parser
 
 
 # -- internals ------------------------------------------------------------------------------

@@ -19,11 +19,16 @@ from evacuation.errors import ConfigurationError
 EXIT_OK, EXIT_INVALID = 0, 2
 
 
-def main(argv: Sequence[str]) -> int:
+def parser() -> argparse.ArgumentParser:
+    """`azevac alarms`'s arguments."""
     parser = argparse.ArgumentParser(prog="azevac alarms", description=__doc__.split("\n")[0])
     parser.add_argument("--config", help="file, inline JSON or ssm:<name> (AZEVAC_CONFIG)")
     parser.add_argument("--output", type=Path, help="write the template here instead of stdout")
-    args = parser.parse_args(list(argv))
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parser().parse_args(list(argv))
     try:
         reference = args.config or os.environ.get("AZEVAC_CONFIG")
         reader = None

@@ -25,6 +25,8 @@ ENGINE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("ReadOnlyNoResourceLevel", ("cloudwatch:DescribeAlarms",)),
     # an AZ name given by an operator is resolved to its ID
     Permission("ReadOnlyNoResourceLevel", ("ec2:DescribeAvailabilityZones",)),
+    # azevac verify: no instance launched into the AZ since the evacuation began
+    Permission("ReadOnlyNoResourceLevel", ("ec2:DescribeInstances",)),
     Permission(
         "StateTable",
         (

@@ -82,6 +82,12 @@ def test_every_azevac_command_parses(doc: str, args: str) -> None:
         sandbox_parser().parse_args(argv[1:])
     elif argv[:1] == ["completion"]:
         assert argv[1:] in (["bash"], ["zsh"])
+    elif argv[:1] in (["alarms"], ["report"], ["verify"]):
+        from evacuation import postmortem, verify  # noqa: PLC0415
+        from evacuation.detection import cli as alarms  # noqa: PLC0415
+
+        own = {"alarms": alarms.parser, "report": postmortem.parser, "verify": verify.parser}
+        own[argv[0]]().parse_args([a for a in argv[1:] if a not in (">",)][: _before(argv)])
     else:
         cli.build_parser().parse_args(argv)
 
@@ -100,7 +106,11 @@ def test_every_make_target_named_exists() -> None:
 
 
 def test_every_template_parameter_in_the_deploy_command_exists() -> None:
-    (deploy,) = [line for _, line in every_code_line() if "--parameter-overrides" in line]
+    (deploy,) = [
+        line
+        for _, line in every_code_line()
+        if "--parameter-overrides" in line and "--guided" in line
+    ]
     words = shlex.split(deploy.replace("$(", "").replace(')"', '"'))
     overrides = words[words.index("--parameter-overrides") + 1 :]
     named = {word.split("=", 1)[0] for word in overrides}
@@ -188,3 +198,9 @@ def test_every_runbook_parameter_passed_is_the_documents() -> None:
         given = words[words.index("--parameters") + 1]
         names = {pair.split("=", 1)[0] for pair in given.split(",")}
         assert names <= set(document["parameters"]), (line, sorted(names))
+
+
+def _before(argv: list[str]) -> int:
+    """The arguments before a shell redirection (`azevac alarms ... > file`)."""
+    rest = argv[1:]
+    return rest.index(">") if ">" in rest else len(rest)

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
 
 
 def test_subcommands_complete() -> None:
-    assert sorted(complete("re")) == ["reconcile", "recover"]
+    assert sorted(complete("re")) == ["reconcile", "recover", "report"]
     assert set(complete("")) >= {*cli.COMMANDS, "drill", "sandbox", "completion"}
 
 
