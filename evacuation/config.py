@@ -26,6 +26,7 @@ from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
 
 if TYPE_CHECKING:
     from evacuation.kinds.autoscaling import AutoScalingConfig
+    from evacuation.kinds.caches import CachesConfig
     from evacuation.kinds.databases import DatabasesConfig
     from evacuation.kinds.route53 import Route53Config
     from evacuation.kinds.zonal_shift import ZonalShiftConfig
@@ -151,6 +152,7 @@ class Config(Strict):
     route53: Route53Config = Field(default_factory=list)
     autoscaling: AutoScalingConfig | None = None
     databases: DatabasesConfig | None = None
+    caches: CachesConfig | None = None
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
     alarms_by_name_pattern: bool = False
     """Also evacuate on an unmapped alarm whose name contains an AZ ID (checkout-use1-az1-...).

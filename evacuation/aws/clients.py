@@ -75,6 +75,9 @@ class AwsClients:
     def rds(self) -> Any:
         return self._client("rds")
 
+    def elasticache(self) -> Any:
+        return self._client("elasticache")
+
     def ec2(self) -> EC2Client:
         return cast("EC2Client", self._client("ec2"))
 
