@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from evacuation.kinds.caches import CachesConfig
     from evacuation.kinds.databases import DatabasesConfig
     from evacuation.kinds.route53 import Route53Config
+    from evacuation.kinds.routing_controls import RoutingControlsConfig
     from evacuation.kinds.zonal_shift import ZonalShiftConfig
 
 S3_PREFIX = "s3://"
@@ -153,6 +154,7 @@ class Config(Strict):
     autoscaling: AutoScalingConfig | None = None
     databases: DatabasesConfig | None = None
     caches: CachesConfig | None = None
+    routing_controls: RoutingControlsConfig | None = None
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
     alarms_by_name_pattern: bool = False
     """Also evacuate on an unmapped alarm whose name contains an AZ ID (checkout-use1-az1-...).

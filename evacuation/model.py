@@ -35,6 +35,8 @@ class StepKind(StrEnum):
     DB_FAILOVER = "db_failover"
     """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
     CACHE_PRIMARY = "cache_primary"
+    ROUTING_CONTROL = "routing_control"
+    """An AZ's ARC routing control turned Off (evacuation/kinds/routing_controls.py)."""
     """An ElastiCache replication group's primary moved out of the AZ (kinds/caches.py)."""
 
 

@@ -50,6 +50,8 @@ RETRYABLE_CODES = frozenset(
         "InvalidDBInstanceStateFault",
         # ElastiCache while a group is modifying (a promotion under way): retry later
         "InvalidReplicationGroupState",
+        # an ARC cluster endpoint in maintenance: the next endpoint, then retry (aws-facts §7)
+        "EndpointTemporarilyUnavailableException",
     }
 )
 
