@@ -261,6 +261,13 @@ class ElastiCacheFake:
         with self._lock:
             self._promote(self._groups[group_id], cluster_id)
 
+    def complete_promotions(self) -> None:
+        """ElastiCache finishes every promotion under way (the next describe shows it)."""
+        with self._lock:
+            for group in self._groups.values():
+                if group.status == "modifying" and group.pending_primary is not None:
+                    self._promote(group, group.pending_primary)
+
     def operations(self) -> list[str]:
         with self._lock:
             return [op for op, _ in self.calls]

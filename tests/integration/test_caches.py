@@ -212,3 +212,28 @@ def test_a_group_that_cannot_be_read_fails_alone(
     assert _step(result).outcome is Outcome.FAILED
     assert _step(result, StepKind.ZONAL_SHIFT).outcome is Outcome.APPLIED
     assert result.status is Status.DEGRADED
+
+
+def test_a_promotion_slower_than_verify_is_pending_then_the_reconciler_converges_it(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    # Given ElastiCache is still promoting when verify gives up
+    cache.promotion_reads = 10**6
+    config = _config(world)
+    config["execution"] = {**config["execution"], "verify_timeout_seconds": 0.05}
+    controller = make_controller(config)
+
+    result = controller.evacuate("use1-az1", reason="gray failure")
+
+    # Then the step is pending, not success, and the evacuation PARTIAL
+    assert _step(result).outcome is Outcome.PENDING
+    assert result.status is Status.PARTIAL
+
+    # When ElastiCache finishes and the reconciler runs
+    cache.complete_promotions()
+    controller.reconcile()
+
+    # Then the evacuation converged without asking ElastiCache a second time
+    assert controller.status()[0].status is Status.EVACUATED
+    assert cache.operations().count("ModifyReplicationGroup") == 1
+    assert cache.primary_of(group)[1] != "us-east-1b"

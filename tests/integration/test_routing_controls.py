@@ -136,3 +136,21 @@ def test_a_conflict_is_a_clear_failure(
     step = _step(result)
     assert step.outcome is Outcome.FAILED and "ARC refused" in (step.error or "")
     assert result.status is Status.DEGRADED
+
+
+def test_every_endpoint_down_fails_the_step_after_retries_and_the_shift_still_applies(
+    world: World, arc: RoutingControlFake, controls: dict[str, str],
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    arc.make_unavailable(*(url for url, _ in arc.endpoints))
+    config = _config(world, arc, controls)
+    config["execution"] = {**config["execution"], "max_attempts": 2}
+
+    result = make_controller(config).evacuate("use1-az1", reason="gray")
+
+    # The read fails, so the step fails alone: every endpoint was tried, twice
+    assert _step(result).outcome is Outcome.FAILED
+    hosts = {host for op, host, _ in arc.calls}
+    assert len(hosts) == len(arc.endpoints)
+    assert _step(result, StepKind.ZONAL_SHIFT).outcome is Outcome.APPLIED
+    assert result.status is Status.DEGRADED
