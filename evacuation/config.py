@@ -26,8 +26,10 @@ from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
 
 if TYPE_CHECKING:
     from evacuation.kinds.autoscaling import AutoScalingConfig
+    from evacuation.kinds.caches import CachesConfig
     from evacuation.kinds.databases import DatabasesConfig
     from evacuation.kinds.route53 import Route53Config
+    from evacuation.kinds.routing_controls import RoutingControlsConfig
     from evacuation.kinds.zonal_shift import ZonalShiftConfig
 
 S3_PREFIX = "s3://"
@@ -151,6 +153,8 @@ class Config(Strict):
     route53: Route53Config = Field(default_factory=list)
     autoscaling: AutoScalingConfig | None = None
     databases: DatabasesConfig | None = None
+    caches: CachesConfig | None = None
+    routing_controls: RoutingControlsConfig | None = None
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
     alarms_by_name_pattern: bool = False
     """Also evacuate on an unmapped alarm whose name contains an AZ ID (checkout-use1-az1-...).

@@ -34,6 +34,10 @@ class StepKind(StrEnum):
     """A group defined by AvailabilityZones / AvailabilityZoneIds instead of subnets."""
     DB_FAILOVER = "db_failover"
     """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
+    CACHE_PRIMARY = "cache_primary"
+    ROUTING_CONTROL = "routing_control"
+    """An AZ's ARC routing control turned Off (evacuation/kinds/routing_controls.py)."""
+    """An ElastiCache replication group's primary moved out of the AZ (kinds/caches.py)."""
 
 
 class Outcome(StrEnum):

@@ -96,6 +96,25 @@ class AwsClients:
     def rds(self) -> Any:
         return self._client("rds")
 
+    def elasticache(self) -> Any:
+        return self._client("elasticache")
+
+    def routing_control(self, endpoint_url: str, region: str) -> Any:
+        """A `route53-recovery-cluster` client for one of an ARC cluster's Regional endpoints:
+        AWS requires the endpoint and its region (aws-facts §4.3)."""
+        key = f"route53-recovery-cluster {endpoint_url}"
+        with self._lock:
+            if key not in self._clients:
+                session = self._session or boto3.Session()
+                self._session = session
+                self._clients[key] = session.client(
+                    "route53-recovery-cluster",
+                    endpoint_url=endpoint_url,
+                    region_name=region,
+                    config=CLIENT_CONFIG,
+                )
+            return self._clients[key]
+
     def ec2(self) -> EC2Client:
         return cast("EC2Client", self._client("ec2"))
 

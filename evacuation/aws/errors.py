@@ -48,6 +48,10 @@ RETRYABLE_CODES = frozenset(
         # RDS during a failover or a modification: retry later (aws-facts §7.2)
         "InvalidDBClusterStateFault",
         "InvalidDBInstanceStateFault",
+        # ElastiCache while a group is modifying (a promotion under way): retry later
+        "InvalidReplicationGroupState",
+        # an ARC cluster endpoint in maintenance: the next endpoint, then retry (aws-facts §7)
+        "EndpointTemporarilyUnavailableException",
     }
 )
 

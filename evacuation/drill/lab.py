@@ -27,10 +27,19 @@ from moto import mock_aws
 from evacuation import runtime
 from evacuation.controller import Controller
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.faults import CrashAfterMutation, RandomFaults, SimulatedCrash
 from evacuation.emulator.route53_strict import Route53Strictness
+from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.table import create_state_table
-from evacuation.emulator.world import REGION, CallRecorder, World, build_world
+from evacuation.emulator.world import (
+    REGION,
+    CallRecorder,
+    Dependencies,
+    World,
+    add_dependencies,
+    build_world,
+)
 from evacuation.emulator.zonal_shift import ZonalShiftFake
 from evacuation.executor import StepListener
 from evacuation.model import StepRecord
@@ -159,6 +168,8 @@ class Lab:
     keep it."""
     autoscaling: AutoScalingModel | None = None
     """Auto Scaling's placement on moto: instances per AZ (``instances_by_az``)."""
+    dependencies: Dependencies | None = None
+    """The Aurora cluster, ElastiCache group and routing controls, when the scenario has them."""
 
     def alarm_for(self, az_id: str) -> str:
         return next(name for name, az in self.world.alarms.items() if az == az_id)
@@ -274,8 +285,12 @@ def fake_environment(extra: Mapping[str, str] | None = None) -> Iterator[None]:
 
 
 @contextmanager
-def embedded_aws(on_event: Callable[[StepEvent], None] | None = None) -> Iterator[Lab]:
-    """Start the embedded AWS, build the workload and install the runtime the handlers use."""
+def embedded_aws(
+    on_event: Callable[[StepEvent], None] | None = None, dependencies_in: str | None = None
+) -> Iterator[Lab]:
+    """Start the embedded AWS, build the workload and install the runtime the handlers use.
+    With `dependencies_in` (an AZ ID) the workload also has an Aurora cluster whose writer, and an
+    ElastiCache group whose primary, are in that AZ, and a routing control per AZ."""
     logging_config = structlog.get_config()
     with (
         fake_environment(),
@@ -290,10 +305,16 @@ def embedded_aws(on_event: Callable[[StepEvent], None] | None = None) -> Iterato
         # Route 53 batches as strict as the real API: a stale DELETE fails (compare-and-swap).
         # Auto Scaling places, rebalances and honours zonal shifts as documented.
         autoscaling = AutoScalingModel(fake)
-        for hook in (recorder, faults, crash, fake, Route53Strictness(), autoscaling):
+        cache, arc = ElastiCacheFake(), RoutingControlFake()
+        for hook in (recorder, faults, crash, fake, Route53Strictness(), autoscaling, cache, arc):
             hook.install(session)
         # The worker group's owners suspended AZRebalance themselves: recover must keep it so.
         world = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})
+        dependencies = (
+            add_dependencies(session, world, cache, arc, dependencies_in)
+            if dependencies_in is not None
+            else None
+        )
         create_state_table(session.client("dynamodb", region_name=REGION), TABLE)
         topic_arn, queue_url = _notification_topic(session)
         config_path = Path(workdir) / "azevac.json"
@@ -310,7 +331,7 @@ def embedded_aws(on_event: Callable[[StepEvent], None] | None = None) -> Iterato
         try:
             yield Lab(
                 session, world, recorder, faults, crash, steps, queue_url, config_path,
-                autoscaling=autoscaling,
+                autoscaling=autoscaling, dependencies=dependencies,
             )  # fmt: skip
         finally:
             runtime.install(None)

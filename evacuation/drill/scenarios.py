@@ -19,6 +19,9 @@ from evacuation.drill import checks
 from evacuation.drill.checks import Check, State
 from evacuation.drill.lab import Invocation, Lab, StepEvent, embedded_aws
 from evacuation.drill.report import ScenarioResult, build_timeline, traffic_moved_at
+from evacuation.emulator.world import writer_of, zone_names
+from evacuation.kinds import Tier, spec_of
+from evacuation.model import Phase
 from handlers import alarm, manual
 
 REGIONAL = "regional"
@@ -477,6 +480,99 @@ def gray_failure(d: Drill) -> None:
     replay.play(d)
 
 
+def dependencies(d: Drill) -> None:
+    deps = d.lab.dependencies
+    if deps is None:
+        raise RuntimeError("the dependencies scenario needs the Aurora, ElastiCache and ARC fakes")
+    session, az = d.lab.session, d.az_id
+    ids = {name: zone for zone, name in zone_names(session).items()}
+    before = d.read()
+    writer, writer_zone = writer_of(session, deps.cluster_id)
+    primary, primary_zone = deps.cache.primary_of(deps.group_id)
+    d.narrator.say(
+        f"Aurora writer {writer} and ElastiCache primary {primary} are in {az}; one ARC routing "
+        f"control per AZ, all On, under the rule at least {len(deps.controls) - 1} On"
+    )
+    d.check(
+        Check(
+            f"Before: the writer and the primary are in {az}, every routing control On",
+            ids[writer_zone] == az == ids[primary_zone]
+            and all(deps.arc.state(a) == "On" for a in deps.controls.values()),
+            f"writer {writer} in {ids[writer_zone]}, primary {primary} in {ids[primary_zone]}",
+        )
+    )
+    invocation = d.deliver("alarm", d.fire(az))
+    answer = d.expect_status(invocation, "EVACUATED")
+    d.expect_steps_ok(invocation)
+    _evacuation_facts(d, answer)
+    d.hypothesis(before)
+    writer_after, writer_zone_after = writer_of(session, deps.cluster_id)
+    primary_after, primary_zone_after = deps.cache.primary_of(deps.group_id)
+    states = {a: deps.arc.state(arn) for a, arn in deps.controls.items()}
+    d.check(
+        Check(
+            f"The Aurora writer left {az} (RDS: IsClusterWriter and the instance's AZ)",
+            ids[writer_zone_after] != az,
+            f"{writer} -> {writer_after} in {ids[writer_zone_after]}",
+        ),
+        Check(
+            f"The ElastiCache primary left {az} (CurrentRole and PreferredAvailabilityZone)",
+            ids[primary_zone_after] != az,
+            f"{primary} -> {primary_after} in {ids[primary_zone_after]}",
+        ),
+        Check(
+            f"{az}'s routing control is Off, the others On (GetRoutingControlState)",
+            states == {a: "Off" if a == az else "On" for a in states},
+            ", ".join(f"{a} {v}" for a, v in sorted(states.items())),
+        ),
+        _evacuation_order(d, "alarm"),
+    )
+    d.evacuations.append("recover")  # the recovery is on the timeline too
+    d.recover(before)
+    d.check(
+        Check(
+            f"Recovered: {az}'s routing control is On again; the writer and the primary stay in "
+            "the healthy AZs (fail_back is off)",
+            all(deps.arc.state(arn) == "On" for arn in deps.controls.values())
+            and writer_of(session, deps.cluster_id)[0] == writer_after
+            and deps.cache.primary_of(deps.group_id)[0] == primary_after,
+            ", ".join(f"{a} {deps.arc.state(arn)}" for a, arn in sorted(deps.controls.items())),
+        ),
+        _recovery_order(d),
+    )
+
+
+def _evacuation_order(d: Drill, invocation: str) -> Check:
+    """Data plane, then dependencies, then capacity (kinds.base.Tier), as the records say."""
+    spans: dict[str, list[tuple[datetime, datetime]]] = {"data": [], "deps": [], "capacity": []}
+    for event in d.lab.steps.events:
+        record = event.record
+        if event.invocation != invocation or not record.outcome.is_final:
+            continue
+        if record.started_at is None or record.finished_at is None:
+            continue  # unchanged: no call, nothing to order
+        tier = spec_of(record.key.kind).tier(record.key.resource)
+        group = (
+            "data"
+            if record.phase is Phase.DATA_PLANE
+            else "deps"
+            if tier is Tier.DEPENDENCIES
+            else "capacity"
+        )
+        spans[group].append((record.started_at, record.finished_at))
+    ok = all(spans.values()) and (
+        max(end for _, end in spans["data"]) <= min(start for start, _ in spans["deps"])
+        and max(end for _, end in spans["deps"]) <= min(start for start, _ in spans["capacity"])
+    )
+    return Check(
+        "Evacuation order: data plane (routing control, shifts, weights), then dependencies "
+        "(writer, primary), then capacity",
+        ok,
+        f"{len(spans['data'])} data-plane, {len(spans['deps'])} dependency, "
+        f"{len(spans['capacity'])} capacity steps",
+    )
+
+
 def _recovery_order(d: Drill) -> Check:
     """Capacity back before traffic, then the prescale (REC-1), as the recovery's records say."""
     events = [
@@ -486,10 +582,15 @@ def _recovery_order(d: Drill) -> Check:
         str(e.record.key): e.record.finished_at for e in events if e.record.finished_at is not None
     }
     capacity = [t for k, t in finished.items() if k.startswith(("asg_subnets", "asg_processes"))]
-    traffic = [t for k, t in finished.items() if k.startswith(("zonal_shift", "route53_weight"))]
+    traffic = [
+        t
+        for k, t in finished.items()
+        if k.startswith(("zonal_shift", "route53_weight", "routing_control"))
+    ]
     ok = bool(capacity) and bool(traffic) and max(capacity) <= min(traffic)
     return Check(
-        "Recovery restored capacity (subnets, processes) before traffic (shift, weights)",
+        "Recovery restored capacity (subnets, processes) before traffic (shifts, weights, "
+        "routing controls)",
         ok,
         f"{len(capacity)} capacity steps, then {len(traffic)} traffic steps",
     )
@@ -532,6 +633,8 @@ class Scenario:
     hypothesis: str
     """Formatted with {az} and {other}."""
     play: Callable[[Drill], None]
+    with_dependencies: bool = False
+    """The workload also has an Aurora cluster, an ElastiCache group and routing controls."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -582,6 +685,16 @@ SCENARIOS: dict[str, Scenario] = {
             gray_failure,
         ),
         Scenario(
+            "dependencies",
+            "What the front door leaves behind: writer, primary, routing control",
+            "With the Aurora writer and the ElastiCache primary in {az}, evacuating {az} turns its "
+            "ARC routing control Off, then moves the writer and the primary to healthy AZs, then "
+            "closes the AZ's capacity, in that order; recovery brings capacity back before "
+            "traffic and turns the control On, leaving the writer and primary where they are.",
+            dependencies,
+            with_dependencies=True,
+        ),
+        Scenario(
             "duplicate",
             "The same alarm event, three times",
             "EventBridge delivers at least once: the same event three times makes one "
@@ -597,7 +710,8 @@ def run_scenario(scenario: Scenario, az_id: str, narrator: Narrator) -> Scenario
     started = time.monotonic()
     result = ScenarioResult(scenario.name, scenario.title, "", az_id)
     try:
-        with embedded_aws(on_event=narrator.step) as lab:
+        deps_in = az_id if scenario.with_dependencies else None
+        with embedded_aws(on_event=narrator.step, dependencies_in=deps_in) as lab:
             other = _other_az(lab.world.az_ids, az_id)
             result.hypothesis = scenario.hypothesis.format(az=az_id, other=other)
             narrator.begin(result)

@@ -15,6 +15,8 @@ from typing import Any
 
 import boto3
 
+from evacuation.emulator.elasticache import ElastiCacheFake
+from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.zonal_shift import ZonalShiftFake
 
 REGION = "us-east-1"
@@ -58,6 +60,8 @@ class World:
     set_identifiers: dict[str, str]
     load_balancer_arn: str
     alarms: dict[str, str] = field(default_factory=dict)
+    extra_config: dict[str, Any] = field(default_factory=dict)
+    """Config sections of resources added to the default workload (`add_dependencies`)."""
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """The azevac config a user would write for this workload."""
@@ -79,6 +83,7 @@ class World:
             # The embedded AWS moves capacity at once: a wait that outlasts this is a finding.
             "recovery": {"capacity_timeout_seconds": 10, "capacity_poll_seconds": 0.05},
         }
+        config.update(self.extra_config)
         config.update(overrides)
         return config
 
@@ -283,3 +288,59 @@ def writer_of(session: boto3.Session, cluster_id: str) -> tuple[str, str]:
     writer = next(m for m in cluster["DBClusterMembers"] if m["IsClusterWriter"])
     instance = rds.describe_db_instances(DBInstanceIdentifier=writer["DBInstanceIdentifier"])
     return writer["DBInstanceIdentifier"], instance["DBInstances"][0]["AvailabilityZone"]
+
+
+@dataclass(frozen=True)
+class Dependencies:
+    """What the front door leaves behind, placed so that `az_id` holds the writer and primary."""
+
+    cluster_id: str
+    group_id: str
+    controls: dict[str, str]
+    """AZ ID -> routing control ARN."""
+    cache: ElastiCacheFake
+    arc: RoutingControlFake
+
+
+def zone_names(session: boto3.Session) -> dict[str, str]:
+    """AZ ID -> zone name in this (emulated) account."""
+    ec2 = session.client("ec2", region_name=REGION)
+    return {
+        z["ZoneId"]: z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]
+    }
+
+
+def add_dependencies(
+    session: boto3.Session,
+    world: World,
+    cache: ElastiCacheFake,
+    arc: RoutingControlFake,
+    az_id: str,
+) -> Dependencies:
+    """Add to the workload an Aurora cluster with its writer in `az_id` (readers in the other
+    AZs), an ElastiCache group (cluster mode disabled, Multi-AZ off: AWS promotes only then) with
+    its primary in `az_id`, and one ARC routing control per AZ under the rule "at least N-1 of N
+    On"; their config sections go into `world.config()`."""
+    names = zone_names(session)
+    ordered = [az_id, *(az for az in world.az_ids if az != az_id)]
+    cluster_id = create_db_cluster(
+        session,
+        f"{world.workload}-orders",
+        [(names[az], tier) for tier, az in enumerate(ordered)],
+    )
+    group_id = cache.create_replication_group(
+        f"{world.workload}-sessions",
+        [(f"{world.workload}-sessions-{n:03d}", names[az]) for n, az in enumerate(ordered, 1)],
+    )
+    controls = {az: arc.create_routing_control(f"{world.workload}-{az}") for az in world.az_ids}
+    arc.add_assertion_rule(
+        f"{world.workload}-at-least-{len(controls) - 1}-on",
+        list(controls.values()),
+        len(controls) - 1,
+    )
+    world.extra_config.update(
+        databases={"clusters": [cluster_id]},
+        caches={"replication_groups": [group_id]},
+        routing_controls={"controls": controls, "cluster_endpoints": arc.endpoint_configs()},
+    )
+    return Dependencies(cluster_id, group_id, controls, cache, arc)

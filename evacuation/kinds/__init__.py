@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from evacuation.kinds import autoscaling, databases, route53, zonal_shift
+from evacuation.kinds import (
+    autoscaling,
+    caches,
+    databases,
+    route53,
+    routing_controls,
+    zonal_shift,
+)
 from evacuation.kinds.base import Kind, Permission, Stage, StepSpec, Tier
 from evacuation.model import StepKind
 
 KINDS: tuple[Kind, ...] = (
+    routing_controls.KIND,
     zonal_shift.KIND,
     route53.KIND,
     autoscaling.KIND,
     databases.KIND,
+    caches.KIND,
 )
 """In this order the plan lists their steps, readiness their problems."""
 

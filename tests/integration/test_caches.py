@@ -1,0 +1,239 @@
+"""ElastiCache replication groups, cluster mode disabled (issue 15 §2, aws-semantics DB-2): a
+primary in the impaired AZ is moved to a replica in a healthy AZ with ModifyReplicationGroup
+PrimaryClusterId, read back from the ElastiCache fake; never TestFailover; recover leaves the
+primary unless fail_back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from evacuation.emulator.elasticache import ElastiCacheFake
+from evacuation.emulator.world import World
+from evacuation.model import Outcome, Status, StepKind
+from tests.conftest import ControllerFactory
+
+# moto: us-east-1a = use1-az6, 1b = use1-az1, 1c = use1-az2
+GROUP = "checkout-sessions"
+
+
+@pytest.fixture
+def cache(session: boto3.Session) -> ElastiCacheFake:
+    fake = ElastiCacheFake()
+    fake.install(session)
+    return fake
+
+
+@pytest.fixture
+def group(cache: ElastiCacheFake) -> str:
+    # Given a group whose primary is in use1-az1, replicas in use1-az2 and use1-az6
+    return cache.create_replication_group(
+        GROUP,
+        [
+            (f"{GROUP}-001", "us-east-1b"),
+            (f"{GROUP}-002", "us-east-1c"),
+            (f"{GROUP}-003", "us-east-1a"),
+        ],
+    )
+
+
+def _config(world: World, **caches: Any) -> dict[str, Any]:
+    return world.config(caches={"replication_groups": [GROUP], **caches})
+
+
+def _step(result: Any, kind: StepKind = StepKind.CACHE_PRIMARY) -> Any:
+    return next(s for s in result.steps if s.key.kind is kind)
+
+
+def test_primary_in_the_impaired_az_moves_to_a_replica_in_a_healthy_az(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    # When use1-az1 is evacuated
+    result = make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
+
+    # Then ElastiCache shows a replica outside use1-az1 as the primary, the step says which
+    primary, zone = cache.primary_of(group)
+    assert zone != "us-east-1b"
+    step = _step(result)
+    assert step.outcome is Outcome.APPLIED
+    assert step.after["primary"] == primary and step.after["primary_az"] in ("use1-az2", "use1-az6")
+    assert result.status is Status.EVACUATED
+    # And by the one operational call AWS offers, never TestFailover
+    assert "ModifyReplicationGroup" in cache.operations()
+    assert "TestFailover" not in cache.operations()
+
+
+def test_caches_move_after_the_data_plane_and_before_capacity(
+    world: World, cache: ElastiCacheFake, group: str, session: boto3.Session,
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    calls: list[str] = []
+    session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+
+    make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
+
+    promote = calls.index("ModifyReplicationGroup")
+    assert calls.index("StartZonalShift") < promote
+    assert calls.index("ChangeResourceRecordSets") < promote
+    assert promote < calls.index("SuspendProcesses")
+
+
+def test_a_promotion_still_under_way_is_pending_then_converges(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    # Given ElastiCache takes several reads to finish the promotion
+    cache.promotion_reads = 3
+
+    result = make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
+
+    # Then verify polled until the target read back as primary
+    assert _step(result).outcome is Outcome.APPLIED
+    assert cache.primary_of(group)[1] != "us-east-1b"
+
+
+def test_primary_elsewhere_is_unchanged(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    result = make_controller(_config(world)).evacuate("use1-az2", reason="gray failure")
+
+    assert cache.primary_of(group) == (f"{GROUP}-001", "us-east-1b")
+    assert _step(result).outcome is Outcome.UNCHANGED
+    assert "ModifyReplicationGroup" not in cache.operations()
+
+
+def test_no_replica_in_a_healthy_az_skips_and_readiness_says_so(
+    world: World, cache: ElastiCacheFake, make_controller: ControllerFactory
+) -> None:
+    # Given a group whose only replica shares the primary's AZ
+    cache.create_replication_group(
+        GROUP, [(f"{GROUP}-001", "us-east-1b"), (f"{GROUP}-002", "us-east-1b")]
+    )
+    controller = make_controller(_config(world))
+
+    problems = controller.reconcile().readiness_problems
+    assert any("no replica outside use1-az1" in p for p in problems)
+
+    result = controller.evacuate("use1-az1", reason="gray failure")
+    step = _step(result)
+    assert step.outcome is Outcome.SKIPPED and "no replica is in another AZ" in (step.reason or "")
+    assert result.status is Status.PARTIAL
+    assert cache.primary_of(GROUP) == (f"{GROUP}-001", "us-east-1b")
+
+
+def test_multi_az_group_is_skipped_with_the_reason_aws_gives(
+    world: World, cache: ElastiCacheFake, make_controller: ControllerFactory
+) -> None:
+    # Given Multi-AZ with automatic failover on: AWS refuses a promotion then
+    cache.create_replication_group(
+        GROUP, [(f"{GROUP}-001", "us-east-1b"), (f"{GROUP}-002", "us-east-1c")],
+        automatic_failover=True, multi_az=True,
+    )  # fmt: skip
+    controller = make_controller(_config(world))
+
+    assert any("Multi-AZ" in p for p in controller.reconcile().readiness_problems)
+    result = controller.evacuate("use1-az1", reason="gray failure")
+    step = _step(result)
+    assert step.outcome is Outcome.SKIPPED and "Replication.PromoteReplica" in (step.reason or "")
+    assert result.status is Status.PARTIAL
+    assert "ModifyReplicationGroup" not in cache.operations()
+
+
+def test_cluster_mode_enabled_is_not_supported_and_readiness_explains(
+    world: World, cache: ElastiCacheFake, make_controller: ControllerFactory
+) -> None:
+    cache.create_replication_group(
+        GROUP, [(f"{GROUP}-001", "us-east-1b"), (f"{GROUP}-002", "us-east-1c")],
+        cluster_mode=True, shards=2,
+    )  # fmt: skip
+    controller = make_controller(_config(world))
+
+    assert any("cluster mode enabled" in p for p in controller.reconcile().readiness_problems)
+    result = controller.evacuate("use1-az1", reason="gray failure")
+    step = _step(result)
+    assert step.outcome is Outcome.SKIPPED and "not supported" in (step.reason or "")
+    assert result.status is Status.PARTIAL
+
+
+def test_recover_leaves_the_primary_unless_fail_back(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    controller = make_controller(_config(world))
+    controller.evacuate("use1-az1", reason="gray failure")
+    moved = cache.primary_of(group)
+
+    result = controller.recover("use1-az1", reason="healthy")
+
+    assert result.status is Status.RECOVERED
+    assert cache.primary_of(group) == moved
+    assert _step(result).outcome is Outcome.UNCHANGED
+
+
+def test_fail_back_promotes_the_original_primary_last(
+    world: World, cache: ElastiCacheFake, group: str, session: boto3.Session,
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    cache.promotion_reads = 0
+    calls: list[str] = []
+    session.events.register("before-call.*.*", lambda model, **_: calls.append(model.name))
+    controller = make_controller(_config(world, fail_back=True))
+    controller.evacuate("use1-az1", reason="gray failure")
+    calls.clear()
+
+    result = controller.recover("use1-az1", reason="healthy")
+
+    assert result.status is Status.RECOVERED
+    assert cache.primary_of(group) == (f"{GROUP}-001", "us-east-1b")
+    assert _step(result).outcome is Outcome.REVERTED
+    assert calls.index("ChangeResourceRecordSets") < calls.index("ModifyReplicationGroup")
+
+
+def test_fail_back_leaves_a_primary_someone_moved_since(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    controller = make_controller(_config(world, fail_back=True))
+    result = controller.evacuate("use1-az1", reason="gray failure")
+    ours = _step(result).after["primary"]
+    other = next(c for c in (f"{GROUP}-002", f"{GROUP}-003") if c != ours)
+    cache.promote_now(group, other)
+
+    result = controller.recover("use1-az1", reason="healthy")
+
+    assert cache.primary_of(group)[0] == other
+    assert _step(result).outcome is Outcome.SKIPPED
+
+
+def test_a_group_that_cannot_be_read_fails_alone(
+    world: World, cache: ElastiCacheFake, make_controller: ControllerFactory
+) -> None:
+    result = make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
+
+    assert _step(result).outcome is Outcome.FAILED
+    assert _step(result, StepKind.ZONAL_SHIFT).outcome is Outcome.APPLIED
+    assert result.status is Status.DEGRADED
+
+
+def test_a_promotion_slower_than_verify_is_pending_then_the_reconciler_converges_it(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    # Given ElastiCache is still promoting when verify gives up
+    cache.promotion_reads = 10**6
+    config = _config(world)
+    config["execution"] = {**config["execution"], "verify_timeout_seconds": 0.05}
+    controller = make_controller(config)
+
+    result = controller.evacuate("use1-az1", reason="gray failure")
+
+    # Then the step is pending, not success, and the evacuation PARTIAL
+    assert _step(result).outcome is Outcome.PENDING
+    assert result.status is Status.PARTIAL
+
+    # When ElastiCache finishes and the reconciler runs
+    cache.complete_promotions()
+    controller.reconcile()
+
+    # Then the evacuation converged without asking ElastiCache a second time
+    assert controller.status()[0].status is Status.EVACUATED
+    assert cache.operations().count("ModifyReplicationGroup") == 1
+    assert cache.primary_of(group)[1] != "us-east-1b"
