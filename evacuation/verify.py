@@ -24,7 +24,7 @@ from typing import Any
 
 from evacuation.errors import EvacuationError, InvalidRequestError
 from evacuation.kinds import OWNERS
-from evacuation.model import Evacuation, PlannedStep, StepRecord
+from evacuation.model import Evacuation, Outcome, PlannedStep, StepRecord
 
 EXIT_HOLDS, EXIT_FAILS, EXIT_INVALID = 0, 1, 2
 
@@ -85,14 +85,19 @@ def recovered_checks(
             continue  # nothing was recorded, so nothing was changed
         name = f"{record.key.kind.value} {record.key.resource}: as before the evacuation"
         step = current.get(record.key)
-        if step is None:
+        left = record.outcome in (Outcome.SKIPPED, Outcome.UNCHANGED) and record.reason
+        if record.revert_started_at is not None and left and not _same(record, step):
+            # recover left it on purpose (a writer without fail_back, a suspension someone
+            # else owns now), and said why: the hypothesis is "exactly what it changed"
+            name = f"{record.key.kind.value} {record.key.resource}: left as recover decided"
+            checks.append(Check(name, True, f"not put back: {record.reason}"))
+        elif step is None:
             found = "not in the config any more: cannot be read back here"
             checks.append(Check(name, False, found))
         elif step.error is not None:
             checks.append(Check(name, False, f"cannot read it: {step.error}"))
         else:
-            restored = OWNERS[record.key.kind].restored_part
-            same = _comparable(restored(step.current)) == _comparable(restored(record.before))
+            same = _same(record, step)
             found = _show(step.current) + ("" if same else f" (before: {_show(record.before)})")
             checks.append(Check(name, same, found))
     return checks
@@ -159,6 +164,14 @@ def _in_place(step: PlannedStep, record: StepRecord | None) -> Check:
     if isinstance(after, dict) and after.get("change_id") and not after.get("insync_at"):
         return Check(name, False, f"change {after['change_id']} never seen INSYNC")
     return Check(name, True, _show(step.current))
+
+
+def _same(record: StepRecord, step: PlannedStep | None) -> bool:
+    """Whether AWS now shows the part of `record`'s before-image that recover puts back."""
+    if step is None or step.error is not None:
+        return False
+    restored = OWNERS[record.key.kind].restored_part
+    return bool(_comparable(restored(step.current)) == _comparable(restored(record.before)))
 
 
 def _comparable(value: Any) -> Any:
