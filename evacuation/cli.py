@@ -239,13 +239,27 @@ def _run(
     return _run_locally(args, request, console, errors)
 
 
-def _runtime(args: argparse.Namespace) -> Runtime:
+def _settings(config: str | None, table: str | None) -> Settings:
+    """The environment's settings, with --config and --table over AZEVAC_CONFIG/AZEVAC_TABLE."""
     env = dict(os.environ)
-    if args.config:
-        env["AZEVAC_CONFIG"] = args.config
-    if args.table:
-        env["AZEVAC_TABLE"] = args.table
-    settings = Settings.from_env(env)
+    if config:
+        env["AZEVAC_CONFIG"] = config
+    if table:
+        env["AZEVAC_TABLE"] = table
+    return Settings.from_env(env)
+
+
+def state_controller(config: str | None, table: str | None, command: str) -> Controller:
+    """The controller of a command that reads the state table (verify, report): refused
+    without one, as every state command is."""
+    settings = _settings(config, table)
+    if settings.table is None:
+        raise ConfigurationError(f"{command} needs the state table (AZEVAC_TABLE or --table)")
+    return Runtime(settings, session_factory()).controller()
+
+
+def _runtime(args: argparse.Namespace) -> Runtime:
+    settings = _settings(args.config, args.table)
     command = COMMANDS[args.action]
     reads_state = command.needs_state and not (args.action == "evacuate" and args.dry_run)
     if reads_state and settings.table is None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -133,24 +132,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _from_store(args: argparse.Namespace) -> Record:
-    from evacuation.cli import session_factory  # noqa: PLC0415 - the CLI's session, as its commands
-    from evacuation.settings import Settings, build_controller  # noqa: PLC0415 - AWS only here
+    from evacuation.cli import state_controller  # noqa: PLC0415 - the CLI's, as its commands
 
     if not args.evacuation and not (args.az and args.latest):
         raise InvalidRequestError("give --evacuation ID, --az AZ --latest, or --from FILE")
-    env = dict(os.environ)
-    if args.config:
-        env["AZEVAC_CONFIG"] = args.config
-    if args.table:
-        env["AZEVAC_TABLE"] = args.table
-    settings = Settings.from_env(env)
-    if settings.table is None:
-        raise InvalidRequestError("no state table: set AZEVAC_TABLE or pass --table")
-    controller = build_controller(settings, session_factory())
+    controller = state_controller(args.config, args.table, "report")
     if args.evacuation:
         evacuation = controller.evacuation(args.evacuation)
         if evacuation is None:
-            raise InvalidRequestError(f"no evacuation {args.evacuation} in {settings.table}")
+            raise InvalidRequestError(f"no evacuation {args.evacuation} in the state table")
         return evacuation_dict(evacuation)
     listed = [evacuation_dict(e) for e in controller.status(limit=50)]
     return _choose(listed, None, args.az)

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from evacuation.errors import EvacuationError, InvalidRequestError
+from evacuation.errors import EvacuationError
 from evacuation.kinds import OWNERS
 from evacuation.model import Evacuation, Outcome, PlannedStep, StepRecord
 
@@ -204,15 +203,6 @@ def _table(body: dict[str, Any]) -> str:
 
 
 def _controller(args: argparse.Namespace) -> Any:
-    from evacuation.cli import session_factory  # noqa: PLC0415 - the CLI's session, as its commands
-    from evacuation.settings import Settings, build_controller  # noqa: PLC0415 - AWS only here
+    from evacuation.cli import state_controller  # noqa: PLC0415 - the CLI's, as its commands
 
-    env = dict(os.environ)
-    if args.config:
-        env["AZEVAC_CONFIG"] = args.config
-    if args.table:
-        env["AZEVAC_TABLE"] = args.table
-    settings = Settings.from_env(env)
-    if settings.table is None:
-        raise InvalidRequestError("verify needs the state table: set AZEVAC_TABLE or --table")
-    return build_controller(settings, session_factory())
+    return state_controller(args.config, args.table, "verify")
