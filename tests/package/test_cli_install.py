@@ -22,6 +22,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
+# One worker builds the wheel: setuptools writes build/ inside the checkout, and two workers
+# building at once race on it (as the artifact tests share their `sam build`).
+pytestmark = pytest.mark.xdist_group("artifact")
 
 
 @pytest.fixture(scope="module")
@@ -100,5 +103,5 @@ def test_the_installed_cli_explains_a_missing_config_in_one_line(
     done = fresh_python(unpacked, code, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "azevac: AZEVAC_CONFIG is not set: give a file path, JSON or ssm:<name>"
+        "azevac: AZEVAC_CONFIG is not set: give a file path, JSON, ssm:<name> or s3://bucket/key"
     )
