@@ -37,6 +37,9 @@ ENGINE_PERMISSIONS: tuple[Permission, ...] = (
     ),
     Permission("StateTableTransactions", ("dynamodb:TransactWriteItems",)),
     Permission("ConfigAndKillSwitch", ("ssm:GetParameter",)),
+    # a config kept at ConfigLocation (ssm:/... or s3://...), granted only when it is set
+    Permission("ConfigParameterOfYourOwn", ("ssm:GetParameter",)),
+    Permission("ConfigObject", ("s3:GetObject",)),
     Permission("NotifyHumans", ("sns:Publish",)),
     Permission("NotifyHumansEncrypted", ("kms:Decrypt", "kms:GenerateDataKey*")),
 )
