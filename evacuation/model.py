@@ -34,6 +34,8 @@ class StepKind(StrEnum):
     """A group defined by AvailabilityZones / AvailabilityZoneIds instead of subnets."""
     DB_FAILOVER = "db_failover"
     """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
+    ECS_SUBNETS = "ecs_subnets"
+    """An ECS service's awsvpc subnets in the AZ removed (evacuation/kinds/ecs.py)."""
 
 
 class Outcome(StrEnum):

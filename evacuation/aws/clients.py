@@ -75,6 +75,9 @@ class AwsClients:
     def rds(self) -> Any:
         return self._client("rds")
 
+    def ecs(self) -> Any:
+        return self._client("ecs")
+
     def ec2(self) -> EC2Client:
         return cast("EC2Client", self._client("ec2"))
 

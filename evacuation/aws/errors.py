@@ -48,6 +48,8 @@ RETRYABLE_CODES = frozenset(
         # RDS during a failover or a modification: retry later (aws-facts §7.2)
         "InvalidDBClusterStateFault",
         "InvalidDBInstanceStateFault",
+        # ECS: another update of the service is under way (aws-facts §7.2)
+        "UpdateInProgressException",
     }
 )
 

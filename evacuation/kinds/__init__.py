@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from evacuation.kinds import autoscaling, databases, route53, zonal_shift
+from evacuation.kinds import autoscaling, databases, ecs, route53, zonal_shift
 from evacuation.kinds.base import Kind, Permission, Stage, StepSpec, Tier
 from evacuation.model import StepKind
 
@@ -18,6 +18,7 @@ KINDS: tuple[Kind, ...] = (
     route53.KIND,
     autoscaling.KIND,
     databases.KIND,
+    ecs.KIND,
 )
 """In this order the plan lists their steps, readiness their problems."""
 
