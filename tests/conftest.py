@@ -15,6 +15,7 @@ from evacuation.config import parse_config
 from evacuation.controller import Controller
 from evacuation.emulator.autoscaling import AutoScalingModel
 from evacuation.emulator.ecs import EcsDeployments
+from evacuation.emulator.eks import EksZonalShiftConfig
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.world import CallRecorder, World, build_world
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
@@ -86,6 +87,7 @@ def session(
         strict_route53.install(session)
         autoscaling_model.install(session)
         ecs_deployments.install(session)
+        EksZonalShiftConfig().install(session)
         yield session
 
 

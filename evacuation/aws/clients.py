@@ -78,6 +78,9 @@ class AwsClients:
     def ecs(self) -> Any:
         return self._client("ecs")
 
+    def eks(self) -> Any:
+        return self._client("eks")
+
     def ec2(self) -> EC2Client:
         return cast("EC2Client", self._client("ec2"))
 
