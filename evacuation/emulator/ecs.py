@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,18 @@ class EcsDeployments:
         """(status, rolloutState) of the service's deployments, newest first."""
         with self._lock:
             return [(d.status, d.rollout) for d in self._services.get(service_arn, [])]
+
+    def apply(self, operation: str, params: dict[str, Any], parsed: dict[str, Any]) -> None:
+        """The same model for a response that did not go through botocore's hooks (the embedded
+        server answers the Lambda artifact, which has no emulator): `parsed` is changed in place."""
+        handlers: dict[str, Callable[..., None]] = {
+            "CreateService": self._created,
+            "UpdateService": self._updated,
+            "DescribeServices": self._described,
+        }
+        handler = handlers.get(operation)
+        if handler is not None:
+            handler(parsed=parsed, context={_PARAMS_KEY: params})
 
     # ----------------------------------------------------------------- hooks
 
