@@ -19,6 +19,10 @@ ACCOUNT = "123456789012"
 WORKLOAD = "fleet"
 
 
+ECS_SERVICES_PER_CLUSTER = 10
+"""DescribeServices reads 10 services of one cluster per call: a cluster per 10 services."""
+
+
 @dataclass(frozen=True)
 class FleetSpec:
     name: str
@@ -26,14 +30,31 @@ class FleetSpec:
     hosted_zones: int
     record_sets_per_zone: int
     groups: int
+    db_clusters: int = 0
+    """Aurora clusters, each with its writer in use1-az1 (the AZ the benchmark evacuates) and
+    readers in the other two AZs: every one is failed over."""
+    ecs_services: int = 0
+    """Fargate services on awsvpc over the three subnets: every one loses use1-az1's subnet."""
+    cache_groups: int = 0
+    """ElastiCache replication groups: see `build_cache_groups` (a hook, not built yet)."""
 
     @property
     def record_sets(self) -> int:
         return self.hosted_zones * self.record_sets_per_zone
 
     @property
+    def ecs_clusters(self) -> int:
+        return math.ceil(self.ecs_services / ECS_SERVICES_PER_CLUSTER)
+
+    @property
     def resources(self) -> int:
-        return self.shift_resources + self.record_sets + self.groups
+        return (
+            self.shift_resources
+            + self.record_sets
+            + self.groups
+            + self.db_clusters
+            + self.ecs_services
+        )
 
     def resource_arns(self) -> list[str]:
         return [
@@ -49,10 +70,35 @@ class FleetSpec:
 FLEETS = {
     f.name: f
     for f in (
-        FleetSpec("small", shift_resources=3, hosted_zones=2, record_sets_per_zone=3, groups=4),
-        FleetSpec("medium", shift_resources=30, hosted_zones=3, record_sets_per_zone=10, groups=40),
         FleetSpec(
-            "large", shift_resources=300, hosted_zones=30, record_sets_per_zone=10, groups=400
+            "small",
+            shift_resources=3,
+            hosted_zones=2,
+            record_sets_per_zone=3,
+            groups=4,
+            db_clusters=1,
+            ecs_services=2,
+            cache_groups=1,
+        ),
+        FleetSpec(
+            "medium",
+            shift_resources=30,
+            hosted_zones=3,
+            record_sets_per_zone=10,
+            groups=40,
+            db_clusters=5,
+            ecs_services=10,
+            cache_groups=5,
+        ),
+        FleetSpec(
+            "large",
+            shift_resources=300,
+            hosted_zones=30,
+            record_sets_per_zone=10,
+            groups=400,
+            db_clusters=50,
+            ecs_services=100,
+            cache_groups=50,
         ),
     )
 }
@@ -134,10 +180,89 @@ def build_fleet(session: boto3.Session, spec: FleetSpec) -> dict[str, Any]:
         "zonal_shift": {"resources": spec.resource_arns(), "expires_in": "6h"},
         "route53": record_sets,
         "autoscaling": {"groups": spec.group_names(), "suspend_processes": ["AZRebalance"]},
+        **build_db_clusters(session, spec),
+        **build_ecs_services(session, spec, subnets),
+        **build_cache_groups(session, spec),
         "alarms": alarms,
         # A fleet this size is not a mistake: the blast-radius guards are tested elsewhere.
         "execution": {"verify_interval_seconds": 0.5},
     }
+
+
+def build_db_clusters(session: boto3.Session, spec: FleetSpec) -> dict[str, Any]:
+    """Aurora clusters, writer in us-east-1b (use1-az1), readers in 1a and 1c."""
+    if not spec.db_clusters:
+        return {}
+    rds = session.client("rds", region_name=REGION)
+    clusters = [f"{WORKLOAD}-db-{i:03d}" for i in range(spec.db_clusters)]
+    for cluster in clusters:
+        rds.create_db_cluster(
+            DBClusterIdentifier=cluster,
+            Engine="aurora-postgresql",
+            MasterUsername="azevac",
+            MasterUserPassword="not-a-secret-1",
+        )
+        for index, (zone, tier) in enumerate(
+            (("us-east-1b", 0), ("us-east-1a", 1), ("us-east-1c", 1))
+        ):
+            rds.create_db_instance(
+                DBInstanceIdentifier=f"{cluster}-{index}",
+                DBClusterIdentifier=cluster,
+                Engine="aurora-postgresql",
+                DBInstanceClass="db.r6g.large",
+                AvailabilityZone=zone,
+                PromotionTier=tier,
+            )
+    return {"databases": {"clusters": clusters}}
+
+
+def build_ecs_services(
+    session: boto3.Session, spec: FleetSpec, subnets: list[str]
+) -> dict[str, Any]:
+    """Fargate services on awsvpc over the three subnets, 10 per cluster."""
+    if not spec.ecs_services:
+        return {}
+    ecs = session.client("ecs", region_name=REGION)
+    ec2 = session.client("ec2", region_name=REGION)
+    vpc = ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]["VpcId"]
+    group = ec2.create_security_group(
+        GroupName=f"{WORKLOAD}-tasks", Description="benchmark tasks", VpcId=vpc
+    )["GroupId"]
+    ecs.register_task_definition(
+        family=f"{WORKLOAD}-task",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "public.ecr.aws/nginx/nginx"}],
+    )
+    refs = []
+    for i in range(spec.ecs_services):
+        cluster = f"{WORKLOAD}-ecs-{i // ECS_SERVICES_PER_CLUSTER:02d}"
+        if i % ECS_SERVICES_PER_CLUSTER == 0:
+            ecs.create_cluster(clusterName=cluster)
+        name = f"svc-{i:03d}"
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=name,
+            taskDefinition=f"{WORKLOAD}-task",
+            desiredCount=3,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {"subnets": list(subnets), "securityGroups": [group]}
+            },
+        )
+        refs.append(f"{cluster}/{name}")
+    return {"ecs": {"services": refs}}
+
+
+def build_cache_groups(session: boto3.Session, spec: FleetSpec) -> dict[str, Any]:
+    """HOOK (issue 15 §4): `spec.cache_groups` ElastiCache replication groups. The ElastiCache
+    kind (`caches.replication_groups`) is built on another branch; until it is registered in
+    evacuation.kinds.KINDS, this creates nothing and the fleet has no cache groups (the lower
+    bound counts none either). When it lands: create the groups here (primary in use1-az1,
+    through its emulator fake) and return {"caches": {"replication_groups": [...]}}."""
+    return {}
 
 
 def pages(items: int, page_size: int) -> int:

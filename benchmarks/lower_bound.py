@@ -9,7 +9,18 @@ services (ARC, Route 53) have separate buckets and run side by side, so the boun
 of the two. Call counts are the fewest that can do the job: one page of ListManagedResources per
 100 resources, one ListResourceRecordSets and one ChangeResourceRecordSets per hosted zone, one
 StartZonalShift per resource. The control plane adds two rounds (record, apply) after the data
-plane, with DescribeAutoScalingGroups at 100 names a page and two mutations per group.
+plane, tier after tier (kinds.base.Tier): dependencies (one FailoverDBCluster per DB cluster,
+read with DescribeDBClusters + DescribeDBInstances per 100 clusters), then capacity: Auto
+Scaling (DescribeAutoScalingGroups at 100 names a page, two mutations per group) and ECS (one
+DescribeServices per 10 services of a cluster, one UpdateService per service, read back once
+more at steady state) side by side, each against its own bucket.
+
+Rates modelled (evacuation.config.DEFAULT_RATE_LIMITS): RDS 300 burst, 12 per second ("By
+default, you can make up to 300 requests in a burst and a sustained 12 requests per second",
+https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html); ECS 50 burst
+(the cluster-read bucket of the example in
+https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html), 5 per second
+(assumed). ElastiCache: no cache groups yet (benchmarks.fleets.build_cache_groups).
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from benchmarks.fleets import FleetSpec, pages
+from benchmarks.fleets import ECS_SERVICES_PER_CLUSTER, FleetSpec, pages
 from evacuation.config import RateLimit
 
 DATA_PLANE_ROUNDS = 3
@@ -39,16 +50,30 @@ def _bucket_wait(calls: int, limit: RateLimit | None, refilled_for: float = 0.0)
 
 
 def lower_bound(spec: FleetSpec, latency: float, limits: Mapping[str, RateLimit]) -> LowerBound:
+    ecs_reads = 2 * sum(
+        pages(min(ECS_SERVICES_PER_CLUSTER, spec.ecs_services - c * ECS_SERVICES_PER_CLUSTER), 10)
+        for c in range(spec.ecs_clusters)
+    )
     calls = {
         "arc-zonal-shift": pages(spec.shift_resources, 100) + spec.shift_resources,
         "route53": 2 * spec.hosted_zones,
         "autoscaling": pages(spec.groups, 100) + 2 * spec.groups,
+        "rds": (2 * pages(spec.db_clusters, 100) + spec.db_clusters) if spec.db_clusters else 0,
+        "ecs": ecs_reads + spec.ecs_services,
     }
     data_wait = max(
         _bucket_wait(calls["arc-zonal-shift"], limits.get("arc-zonal-shift")),
         _bucket_wait(calls["route53"], limits.get("route53")),
     )
     mitigate = DATA_PLANE_ROUNDS * latency + data_wait
-    control_wait = _bucket_wait(calls["autoscaling"], limits.get("autoscaling"), mitigate)
-    total = mitigate + CONTROL_PLANE_ROUNDS * latency + control_wait
-    return LowerBound(mitigate, total, calls)
+    elapsed = mitigate
+    if spec.db_clusters:  # the dependencies tier, before any capacity change
+        elapsed += CONTROL_PLANE_ROUNDS * latency + _bucket_wait(
+            calls["rds"], limits.get("rds"), elapsed
+        )
+    capacity_wait = max(
+        _bucket_wait(calls["autoscaling"], limits.get("autoscaling"), elapsed),
+        _bucket_wait(calls["ecs"], limits.get("ecs"), elapsed),
+    )
+    total = elapsed + CONTROL_PLANE_ROUNDS * latency + capacity_wait
+    return LowerBound(mitigate, total, {k: v for k, v in calls.items() if v})

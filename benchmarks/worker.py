@@ -93,6 +93,7 @@ def main() -> int:
     from benchmarks.fleets import FLEETS, WORKLOAD, register_resources  # noqa: PLC0415
     from evacuation import runtime  # noqa: PLC0415
     from evacuation.config import DEFAULT_RATE_LIMITS  # noqa: PLC0415
+    from evacuation.emulator.ecs import EcsDeployments  # noqa: PLC0415
     from evacuation.emulator.latency import SimulatedAws  # noqa: PLC0415
     from evacuation.emulator.zonal_shift import ZonalShiftFake  # noqa: PLC0415
     from evacuation.runtime import Runtime  # noqa: PLC0415
@@ -105,6 +106,7 @@ def main() -> int:
     fake = ZonalShiftFake()
     aws.install(session)
     fake.install(session)
+    EcsDeployments().install(session)
     register_resources(fake, spec)
     settings = Settings.from_env()
     rt = (
@@ -117,7 +119,7 @@ def main() -> int:
 
     data_plane = frozenset({"arc-zonal-shift", "route53"})
     # The workload's AWS APIs; the state table (DynamoDB) and SNS are counted apart.
-    workload = frozenset({*data_plane, "autoscaling", "ec2", "cloudwatch"})
+    workload = frozenset({*data_plane, "autoscaling", "ec2", "cloudwatch", "rds", "ecs"})
     # The handler re-reads the alarm's state before acting: it is in ALARM, as in a real event.
     session.client("cloudwatch").set_alarm_state(
         AlarmName=name, StateValue="ALARM", StateReason="benchmark"

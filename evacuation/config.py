@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from evacuation.kinds.autoscaling import AutoScalingConfig
     from evacuation.kinds.caches import CachesConfig
     from evacuation.kinds.databases import DatabasesConfig
+    from evacuation.kinds.ecs import EcsConfig
     from evacuation.kinds.route53 import Route53Config
     from evacuation.kinds.routing_controls import RoutingControlsConfig
     from evacuation.kinds.zonal_shift import ZonalShiftConfig
@@ -116,10 +117,19 @@ class RateLimit(Strict):
 # ARC zonal shift and EC2 Auto Scaling document token buckets but no figures; we assume
 # Route 53's for ARC and EC2's non-mutating bucket (100, 20/s) for Auto Scaling. Override
 # them in `execution.rate_limits` when AWS Support tells you your account's.
+# RDS: "By default, you can make up to 300 requests in a burst and a sustained 12 requests per
+# second" (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html).
+# ECS: token buckets per action group, per account and Region
+# (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html); its worked
+# example gives cluster reads a 50-token bucket. We model one ECS bucket of 50 refilling at 5/s,
+# an assumption below any read figure, since UpdateService (a service modification) is the call
+# that matters; set your account's figures in `execution.rate_limits`.
 DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "route53": RateLimit(burst=50, per_second=10),
     "arc-zonal-shift": RateLimit(burst=50, per_second=10),
     "autoscaling": RateLimit(burst=100, per_second=20),
+    "rds": RateLimit(burst=300, per_second=12),
+    "ecs": RateLimit(burst=50, per_second=5),
 }
 
 
@@ -155,6 +165,7 @@ class Config(Strict):
     databases: DatabasesConfig | None = None
     caches: CachesConfig | None = None
     routing_controls: RoutingControlsConfig | None = None
+    ecs: EcsConfig | None = None
     alarms: dict[NonEmptyStr, AzId] = Field(default_factory=dict)
     alarms_by_name_pattern: bool = False
     """Also evacuate on an unmapped alarm whose name contains an AZ ID (checkout-use1-az1-...).

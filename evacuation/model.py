@@ -35,9 +35,11 @@ class StepKind(StrEnum):
     DB_FAILOVER = "db_failover"
     """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
     CACHE_PRIMARY = "cache_primary"
+    """An ElastiCache replication group's primary moved out of the AZ (kinds/caches.py)."""
     ROUTING_CONTROL = "routing_control"
     """An AZ's ARC routing control turned Off (evacuation/kinds/routing_controls.py)."""
-    """An ElastiCache replication group's primary moved out of the AZ (kinds/caches.py)."""
+    ECS_SUBNETS = "ecs_subnets"
+    """An ECS service's awsvpc subnets in the AZ removed (evacuation/kinds/ecs.py)."""
 
 
 class Outcome(StrEnum):

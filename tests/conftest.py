@@ -14,6 +14,8 @@ from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.ecs import EcsDeployments
+from evacuation.emulator.eks import EksZonalShiftConfig
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.world import CallRecorder, World, build_world
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
@@ -58,6 +60,12 @@ def autoscaling_model(fake: ZonalShiftFake, clock: ManualClock) -> AutoScalingMo
 
 
 @pytest.fixture
+def ecs_deployments() -> EcsDeployments:
+    """ECS deployments and their rollout to steady state (moto creates none)."""
+    return EcsDeployments()
+
+
+@pytest.fixture
 def faults() -> FaultInjector:
     return FaultInjector()
 
@@ -69,6 +77,7 @@ def session(
     faults: FaultInjector,
     strict_route53: Route53Strictness,
     autoscaling_model: AutoScalingModel,
+    ecs_deployments: EcsDeployments,
 ) -> Iterator[boto3.Session]:
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
@@ -77,6 +86,8 @@ def session(
         fake.install(session)
         strict_route53.install(session)
         autoscaling_model.install(session)
+        ecs_deployments.install(session)
+        EksZonalShiftConfig().install(session)
         yield session
 
 

@@ -115,6 +115,12 @@ class AwsClients:
                 )
             return self._clients[key]
 
+    def ecs(self) -> Any:
+        return self._client("ecs")
+
+    def eks(self) -> Any:
+        return self._client("eks")
+
     def ec2(self) -> EC2Client:
         return cast("EC2Client", self._client("ec2"))
 

@@ -52,6 +52,8 @@ RETRYABLE_CODES = frozenset(
         "InvalidReplicationGroupState",
         # an ARC cluster endpoint in maintenance: the next endpoint, then retry (aws-facts §7)
         "EndpointTemporarilyUnavailableException",
+        # ECS: another update of the service is under way (aws-facts §7.2)
+        "UpdateInProgressException",
     }
 )
 

@@ -15,6 +15,8 @@ other request goes to moto. Runs in a thread of the calling process (like moto's
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import re
 import threading
@@ -31,6 +33,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse, HTTPHeaders
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from evacuation.emulator import zonal_shift
+from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.route53_strict import strict_everywhere
 from evacuation.emulator.zonal_shift import SERVICE_NAME, ZonalShiftFake, ZonalShiftFakeError
 
@@ -73,6 +76,7 @@ class EmbeddedAwsServer:
         self, fake: ZonalShiftFake | None = None, host: str = "127.0.0.1", port: int = 0
     ) -> None:
         self.fake = fake or ZonalShiftFake()
+        self.ecs = EcsDeployments()
         self.latency = 0.0
         self.errors: list[str] = []
         self.interceptors: list[Interceptor] = []
@@ -128,6 +132,7 @@ class EmbeddedAwsServer:
         with urllib.request.urlopen(request):  # noqa: S310
             pass
         self.fake = fake or ZonalShiftFake()
+        self.ecs = EcsDeployments()
         self.errors.clear()
         return self.fake
 
@@ -143,6 +148,8 @@ class EmbeddedAwsServer:
                 code, headers, body = answer
                 start_response(f"{code} {HTTPStatus(code).phrase}", headers)
                 return [body]
+        if match is not None and match.group(1) == "ecs":
+            return self._ecs(environ, start_response)
         if match is None or match.group(1) != SERVICE_NAME:
             return self._moto(environ, start_response)
         try:
@@ -156,6 +163,29 @@ class EmbeddedAwsServer:
         headers = [(str(k), str(v)) for k, v in response.headers.items()]
         start_response(f"{status.value} {status.phrase}", headers)
         return [response.content]
+
+    def _ecs(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """moto answers; the ECS deployment model (evacuation/emulator/ecs.py) then shapes the
+        JSON answer, as it does on botocore's hooks in-process."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)
+        operation = environ.get("HTTP_X_AMZ_TARGET", "").rsplit(".", 1)[-1]
+        answered: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], *_: Any) -> None:
+            answered["status"], answered["headers"] = status, headers
+
+        chunks = b"".join(self._moto(environ, capture))
+        status, headers = answered["status"], answered["headers"]
+        if status.startswith("200") and chunks:
+            parsed = json.loads(chunks)
+            self.ecs.apply(operation, json.loads(body or b"{}"), parsed)
+            chunks = json.dumps(parsed, default=str).encode()
+            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+            headers.append(("Content-Length", str(len(chunks))))
+        start_response(status, headers)
+        return [chunks]
 
     def _zonal_shift(self, environ: dict[str, Any]) -> AWSResponse:
         method = environ["REQUEST_METHOD"]

@@ -344,3 +344,50 @@ def add_dependencies(
         routing_controls={"controls": controls, "cluster_endpoints": arc.endpoint_configs()},
     )
     return Dependencies(cluster_id, group_id, controls, cache, arc)
+
+def create_ecs_service(
+    session: boto3.Session,
+    subnets: Sequence[str],
+    ref: str = "checkout/web",
+    *,
+    desired: int = 3,
+    rebalancing: str = "ENABLED",
+) -> str:
+    """A Fargate service on awsvpc over `subnets`, `<cluster>/<service>` (the cluster created if
+    needed); moto needs securityGroups (a raw KeyError without them, aws-facts)."""
+    cluster, _, name = ref.partition("/")
+    ec2 = session.client("ec2", region_name=REGION)
+    ecs = session.client("ecs", region_name=REGION)
+    vpc = ec2.describe_subnets(SubnetIds=[subnets[0]])["Subnets"][0]["VpcId"]
+    group = ec2.create_security_group(
+        GroupName=f"{cluster}-{name}", Description="azevac test service", VpcId=vpc
+    )["GroupId"]
+    ecs.create_cluster(clusterName=cluster)
+    family = f"{cluster}-{name}"
+    ecs.register_task_definition(
+        family=family,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        containerDefinitions=[{"name": "app", "image": "public.ecr.aws/nginx/nginx"}],
+    )
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=name,
+        taskDefinition=family,
+        desiredCount=desired,
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": list(subnets), "securityGroups": [group]}
+        },
+        availabilityZoneRebalancing=rebalancing,
+    )
+    return ref
+
+
+def ecs_service(session: boto3.Session, ref: str) -> dict[str, Any]:
+    """The service as DescribeServices returns it."""
+    cluster, _, name = ref.partition("/")
+    ecs = session.client("ecs", region_name=REGION)
+    return dict(ecs.describe_services(cluster=cluster, services=[name])["services"][0])

@@ -13,6 +13,7 @@ from evacuation.kinds import (
     autoscaling,
     caches,
     databases,
+    ecs,
     route53,
     routing_controls,
     zonal_shift,
@@ -27,6 +28,7 @@ KINDS: tuple[Kind, ...] = (
     autoscaling.KIND,
     databases.KIND,
     caches.KIND,
+    ecs.KIND,
 )
 """In this order the plan lists their steps, readiness their problems."""
 

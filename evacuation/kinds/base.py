@@ -55,10 +55,11 @@ class Stage(StrEnum):
     """The recovery order (aws-semantics REC-1), stage after stage."""
 
     CAPACITY = "capacity"
-    """Capacity levers back (groups' own zonal shifts cancelled; subnets or AZs restored, then
-    processes resumed; ECS subnets restored); then recover waits for the AZ's capacity."""
+    """Capacity levers back (groups' and EKS clusters' own zonal shifts cancelled; subnets or AZs
+    restored, then processes resumed; ECS subnets restored); then recover waits for the AZ's
+    capacity (aws-semantics REC-1 steps 1-3, EKS-1: the cluster before its load balancer)."""
     TRAFFIC = "traffic"
-    """Load balancer and EKS shifts cancelled, Route 53 weights restored, routing controls On."""
+    """Load balancer shifts cancelled, Route 53 weights restored, routing controls On."""
     PRESCALE = "prescale"
     """Prescaled desired capacity put back, once traffic is back in the AZ."""
     DEPENDENCIES = "dependencies"

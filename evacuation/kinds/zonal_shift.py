@@ -19,6 +19,7 @@ import structlog
 from pydantic import Field, field_validator
 
 from evacuation import guards
+from evacuation.aws.eks import EksGateway
 from evacuation.aws.zonal_shift import (
     AUTOSHIFT,
     FIS_EXPERIMENT,
@@ -100,10 +101,19 @@ def _tier(resource: str) -> Tier:
     return Tier.CLUSTER_AND_GROUP_SHIFTS
 
 
+def is_cluster_arn(resource: str) -> bool:
+    return resource.startswith("arn:") and resource_service(resource) == "eks"
+
+
 def _stage(key: StepKey) -> Stage:
-    """REC-1: a group's own shift is a capacity lever (cancelled first, then recover waits for
-    the AZ's capacity); load balancer and EKS shifts are traffic."""
-    return Stage.CAPACITY if is_group_arn(key.resource) else Stage.TRAFFIC
+    """REC-1, EKS-1: a group's own shift and an EKS cluster's are cancelled in the capacity
+    stage (the cluster's pods return to its EndpointSlices and target groups), then recover
+    waits for the AZ's capacity, and only then are the load balancers' shifts cancelled
+    (traffic). The multi-AZ workshop gives the mirror order on the way out: load balancer
+    first, then the cluster (https://github.com/awslabs/multi-az-workshop, lab 5)."""
+    if is_group_arn(key.resource) or is_cluster_arn(key.resource):
+        return Stage.CAPACITY
+    return Stage.TRAFFIC
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -114,6 +124,26 @@ class ZonalShiftObservation:
     resources: Mapping[str, ManagedResource | EvacuationError] = field(default_factory=dict)
     autoshifts: Sequence[Autoshift] | EvacuationError = ()
     """AWS's region-wide autoshifts in progress (ListAutoshifts), or why they could not be read."""
+    eks_zonal_shift: Mapping[str, bool | EvacuationError] = field(default_factory=dict)
+    """EKS cluster ARN -> DescribeCluster's zonalShiftConfig.enabled (readiness)."""
+
+
+def eks_problems(configs: Mapping[str, bool | EvacuationError]) -> list[str]:
+    """An EKS cluster is a zonal-shift resource only once it opted in with `zonalShiftConfig`
+    (UpdateClusterConfig; https://docs.aws.amazon.com/eks/latest/userguide/zone-shift-enable.html);
+    without it, a shift on the cluster does not take effect (ARC-9, inferred: no documented
+    error code)."""
+    problems = []
+    for arn, enabled in configs.items():
+        if isinstance(enabled, EvacuationError):
+            problems.append(f"EKS cluster {arn}: cannot read its zonalShiftConfig ({enabled})")
+        elif not enabled:
+            problems.append(
+                f"EKS cluster {arn}: zonalShiftConfig is not enabled; a zonal shift on it will "
+                "not move its pods' traffic (aws eks update-cluster-config --zonal-shift-config "
+                "enabled=true)"
+            )
+    return problems
 
 
 def read_managed_resources(
@@ -504,6 +534,7 @@ class ZonalShiftKind(Kind):
                 "arc-zonal-shift:GetManagedResource",
                 "arc-zonal-shift:ListManagedResources",
                 "arc-zonal-shift:ListAutoshifts",
+                "eks:DescribeCluster",
             ),
         ),
         Permission("StartZonalShiftOnOurResources", ("arc-zonal-shift:StartZonalShift",)),
@@ -528,13 +559,22 @@ class ZonalShiftKind(Kind):
         workers = config.execution.max_workers_per_service
         if not arns:
             return ZonalShiftObservation()
-        # One region-wide listing, not a read per resource: an autoshift is per AZ.
-        with ThreadPoolExecutor(1, thread_name_prefix="observe") as pool:
+        clusters = [arn for arn in arns if is_cluster_arn(arn)]
+        # One region-wide listing, not a read per resource: an autoshift is per AZ. EKS clusters'
+        # own configuration (readiness) side by side.
+        with ThreadPoolExecutor(2, thread_name_prefix="observe") as pool:
             autoshifts = pool.submit(
                 contextvars.copy_context().run, guarded, gateways.zonal_shift.active_autoshifts
             )
+            eks = pool.submit(
+                contextvars.copy_context().run,
+                each,
+                clusters,
+                lambda arn: gateways.of(EksGateway).zonal_shift_enabled(arn),
+                workers,
+            )
             resources = read_managed_resources(gateways, arns, workers)
-            return ZonalShiftObservation(resources, autoshifts.result())
+            return ZonalShiftObservation(resources, autoshifts.result(), eks.result())
 
     def plan(self, given: PlanInput) -> KindPlan:
         config, az_id = given.config, given.az_id
@@ -559,7 +599,8 @@ class ZonalShiftKind(Kind):
         return KindPlan(steps, refusals, warnings, out_of_service)
 
     def readiness(self, config: Config, observation: Observation) -> list[str]:
-        return resource_problems(self.part(observation).resources)
+        part = self.part(observation)
+        return resource_problems(part.resources) + eks_problems(part.eks_zonal_shift)
 
     def az_ids(self, config: Config, observation: Observation) -> set[str]:
         return {

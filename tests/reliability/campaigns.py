@@ -22,6 +22,8 @@ from typing import Any
 import boto3
 
 from evacuation import runtime
+from evacuation.drill import probes
+from evacuation.drill.probes import Context
 from evacuation.emulator.table import create_state_table
 from evacuation.errors import ConfigurationError, InvalidRequestError, StateCorruptError
 from evacuation.model import Outcome, Status, Trigger
@@ -37,12 +39,8 @@ from tests.support.lambda_context import FakeLambdaContext
 
 ALARM_NAME = "checkout-use1-az1-isolated-impact"
 OTHER_ALARM = "checkout-use1-az2-isolated-impact"
-MUTATING_OPS = (
-    ("arc-zonal-shift", "StartZonalShift"),
-    ("route53", "ChangeResourceRecordSets"),
-    ("autoscaling", "SuspendProcesses"),
-    ("autoscaling", "UpdateAutoScalingGroup"),
-)
+MUTATING_OPS = tuple(probes.mutations())
+"""Every registered kind's evacuation mutations (evacuation/drill/probes.py)."""
 
 
 OWN_STATE = frozenset({"dynamodb"})
@@ -77,21 +75,17 @@ class Tally:
         )
 
 
+def _context(lab: Lab) -> Context:
+    return Context(lab.world, AZ, config=lab.config)
+
+
 def invariants(lab: Lab, max_azs: int = 1) -> list[str]:
-    """What must hold in AWS after any case, faults or not."""
+    """What must hold in AWS after any case, faults or not: each registered kind's, and what
+    the lab's owners set up (a process they suspended stays suspended)."""
     state = lab.state()
-    broken = []
-    away = {s[1] for s in state["shifts"] if s[2] == "ZONAL_SHIFT"}
-    if len(away) > max_azs:
-        broken.append(f"shifted away from {sorted(away)}: more than {max_azs} AZ")
-    if state["weights"] and all(w == 0 for w in state["weights"].values()):
-        broken.append("every weight of the record set is 0")
-    for name, group in state["asgs"].items():
-        if not group["subnets"]:
-            broken.append(f"group {name} has no subnet")
-    if "AZRebalance" not in state["asgs"]["checkout-worker"]["suspended"]:
-        broken.append("AZRebalance suspended by the owners of checkout-worker was resumed")
-    return broken
+    ctx = _context(lab)
+    broken = [p for probe in probes.probes() for p in probe.invariants(ctx, state, max_azs)]
+    return broken + lab.owners_kept(state)
 
 
 def _recover_and_check(lab: Lab, store: StateStore, label: str) -> list[str]:
@@ -417,13 +411,9 @@ READS = ("Describe", "List", "Get")
 
 
 def azevac_out(lab: Lab) -> set[str]:
-    """AZs out of service by a customer shift or a zero weight: the levers azevac pulls."""
-    out = {
-        s["awayFrom"] for s in lab.fake.shifts(status="ACTIVE") if s["shiftType"] == "ZONAL_SHIFT"
-    }
-    weights = lab.state()["weights"]
-    out |= {az for az, sid in lab.world.set_identifiers.items() if weights.get(sid) == 0}
-    return out
+    """AZs out of service by the levers azevac pulls (a customer shift, a zero weight, ...)."""
+    state, ctx = lab.state(), _context(lab)
+    return {az for probe in probes.probes() for az in probe.out_of_service(ctx, state)}
 
 
 def precedence_invariants(lab: Lab) -> list[str]:
@@ -507,7 +497,8 @@ def precedence(lab: Lab, seeds: Iterable[int]) -> Tally:
 
 # -- 5c. recovery order ---------------------------------------------------------------------------
 
-TRAFFIC_OPS = {("arc-zonal-shift", "CancelZonalShift"), ("route53", "ChangeResourceRecordSets")}
+TRAFFIC_OPS = {op for probe in probes.probes() for op in probe.traffic}
+"""The calls that bring traffic back into the AZ, each kind's."""
 
 
 class RecoveryWatch:
@@ -520,7 +511,7 @@ class RecoveryWatch:
         self.lab, self.phase = lab, phase
         self.violations: list[str] = []
         # Its own reads go through a session without the lab's hooks: no faults, not counted.
-        self._autoscaling = boto3.Session(region_name="us-east-1").client("autoscaling")
+        self._plain = boto3.Session(region_name="us-east-1")
         self.in_az_before = self._in_az()
 
     def __enter__(self) -> RecoveryWatch:
@@ -540,22 +531,20 @@ class RecoveryWatch:
             (params or {}).get("zonalShiftId")
         ):
             return
-        original = self.lab.original["asgs"]
         short = [
-            g["AutoScalingGroupName"]
-            for g in self._groups()
-            if sorted(g["VPCZoneIdentifier"].split(","))
-            != original[g["AutoScalingGroupName"]]["subnets"]
+            line
+            for probe in probes.probes()
+            for line in probe.capacity_short(self._plain, self.lab.world, self.lab.original)
         ]
         if short:
-            self.violations.append(f"{key[1]} while {short} still lack their subnets")
+            self.violations.append(f"{key[1]} while capacity is not back: {short}")
 
     def _after(self, model: Any, **_: Any) -> None:
         name = model.name
         if (
             self.phase == "evacuate"
             and not name.startswith(READS)
-            and model.service_model.service_name == "autoscaling"
+            and model.service_model.service_name not in OWN_STATE
         ):
             now = self._in_az()
             if now > self.in_az_before:
@@ -567,18 +556,9 @@ class RecoveryWatch:
         arn = self.lab.world.load_balancer_arn
         return any(s["zonalShiftId"] == shift_id for s in self.lab.fake.shifts(arn))
 
-    def _groups(self) -> list[dict[str, Any]]:
-        return self._autoscaling.describe_auto_scaling_groups(  # type: ignore[no-any-return]
-            AutoScalingGroupNames=list(self.lab.world.groups)
-        )["AutoScalingGroups"]
-
     def _in_az(self) -> int:
-        return sum(
-            1
-            for g in self._groups()
-            for i in g.get("Instances", [])
-            if i.get("AvailabilityZoneId") == AZ
-        )
+        """Capacity units (instances, ...) of every kind running in the AZ."""
+        return sum(p.units_in(self._plain, self.lab.world, AZ) for p in probes.probes())
 
 
 def recovery_case(lab: Lab, seed: int, tally: Tally) -> None:

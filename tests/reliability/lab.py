@@ -17,9 +17,17 @@ from moto import mock_aws
 from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
+from evacuation.drill.checks import read_aws
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.route53_strict import Route53Strictness
-from evacuation.emulator.world import CallRecorder, World, build_world, snapshot
+from evacuation.emulator.world import (
+    CallRecorder,
+    World,
+    build_world,
+    create_db_cluster,
+    create_ecs_service,
+)
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
 from evacuation.state import InMemoryStateStore, StateStore
 from tests.support.faults import FaultInjector
@@ -61,7 +69,15 @@ class Lab:
         self.clock.advance(timedelta(hours=2))
 
     def state(self) -> dict[str, Any]:
-        return snapshot(self.world)
+        """Everything an evacuation may change, each registered kind its part (the drill's
+        read-back, evacuation/drill/probes.py)."""
+        return read_aws(self.session, self.world)
+
+    def owners_kept(self, state: dict[str, Any]) -> list[str]:
+        """What this lab's owners set up stays: checkout-worker's AZRebalance suspension."""
+        if "AZRebalance" not in state["groups"]["checkout-worker"]["suspended"]:
+            return ["AZRebalance suspended by the owners of checkout-worker was resumed"]
+        return []
 
 
 @contextmanager
@@ -85,11 +101,13 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             autoscaling.install(session)
             _atomic_dynamodb(session)
             options = {"pre_suspended": {"checkout-worker": ["AZRebalance"]}, **world_options}
+            EcsDeployments().install(session)
             world = build_world(session, fake, **options)
+            config = {**world.config(), **_new_kinds(session, world)}
             recorder.reset()
             faults.reset()
             yield Lab(
-                session, fake, clock, faults, recorder, world, snapshot(world), world.config(),
+                session, fake, clock, faults, recorder, world, read_aws(session, world), config,
                 autoscaling,
             )  # fmt: skip
     finally:
@@ -98,6 +116,20 @@ def lab(**world_options: Any) -> Iterator[Lab]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def _new_kinds(session: boto3.Session, world: World) -> dict[str, Any]:
+    """The issue 15 kinds in the lab: an Aurora cluster whose writer is in the AZ the campaigns
+    evacuate (failed back on recover, so that every case ends exactly as it began) and an ECS
+    service over the three subnets."""
+    cluster = create_db_cluster(
+        session, "checkout-orders", [("us-east-1b", 0), ("us-east-1a", 2), ("us-east-1c", 1)]
+    )
+    service = create_ecs_service(session, list(world.subnets.values()))
+    return {
+        "databases": {"clusters": [cluster], "fail_back": True},
+        "ecs": {"services": [service]},
+    }
 
 
 def _atomic_dynamodb(session: boto3.Session) -> None:
