@@ -472,9 +472,35 @@ class EcsProbe(Probe):
         ]
 
 
+class CachesProbe(Probe):
+    """ElastiCache primaries. Only the `dependencies` scenario has cache groups, and it checks
+    the primary moved and stayed on recover itself (scenarios.dependencies); the whole-state
+    read-back and the reliability lab do not hold cache groups yet."""
+
+    kind = "caches"
+    mutations = (("elasticache", "ModifyReplicationGroup"),)
+
+
+class RoutingControlsProbe(Probe):
+    """ARC routing controls. As for caches: the `dependencies` scenario checks the AZ's control
+    Off and the others On, then all On after recovery; the read-back does not hold them yet."""
+
+    kind = "routing_controls"
+    mutations = (("route53-recovery-cluster", "UpdateRoutingControlState"),)
+    traffic = (("route53-recovery-cluster", "UpdateRoutingControlState"),)
+
+
 PROBES: Mapping[str, Probe] = {
     p.kind: p
-    for p in (ZonalShiftProbe(), Route53Probe(), AutoScalingProbe(), DatabasesProbe(), EcsProbe())
+    for p in (
+        ZonalShiftProbe(),
+        Route53Probe(),
+        AutoScalingProbe(),
+        DatabasesProbe(),
+        EcsProbe(),
+        CachesProbe(),
+        RoutingControlsProbe(),
+    )
 }
 
 

@@ -345,6 +345,7 @@ def add_dependencies(
     )
     return Dependencies(cluster_id, group_id, controls, cache, arc)
 
+
 def create_ecs_service(
     session: boto3.Session,
     subnets: Sequence[str],
