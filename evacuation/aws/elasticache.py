@@ -39,6 +39,11 @@ class ReplicationGroup:
     def primary(self) -> CacheMember | None:
         return next((m for m in self.members if m.role == "primary"), None)
 
+    @property
+    def failover_on(self) -> bool:
+        """Automatic failover or Multi-AZ enabled (or being enabled): AWS promotes no replica."""
+        return self.multi_az == "enabled" or self.automatic_failover in ("enabled", "enabling")
+
 
 class ElastiCacheGateway:
     """elasticache calls, each translated and retried through `call`."""
@@ -89,6 +94,22 @@ class ElastiCacheGateway:
             "elasticache.ModifyReplicationGroup",
             lambda: client.modify_replication_group(
                 ReplicationGroupId=group_id, PrimaryClusterId=cluster_id, ApplyImmediately=True
+            ),
+        )
+
+    def set_failover(self, group_id: str, *, automatic_failover: bool, multi_az: bool) -> None:
+        """ModifyReplicationGroup with AutomaticFailoverEnabled and MultiAZEnabled, applied
+        immediately: the first and last steps of AWS's procedure for promoting a replica on a
+        Multi-AZ group (disable Multi-AZ, promote, re-enable:
+        https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html)."""
+        client = self._clients.elasticache()
+        self._call(
+            "elasticache.ModifyReplicationGroup",
+            lambda: client.modify_replication_group(
+                ReplicationGroupId=group_id,
+                AutomaticFailoverEnabled=automatic_failover,
+                MultiAZEnabled=multi_az,
+                ApplyImmediately=True,
             ),
         )
 

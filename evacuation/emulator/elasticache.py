@@ -10,8 +10,8 @@ operation's output shape before it serializes it as the query protocol's XML.
 Rules modelled, each with its AWS page ("inferred" marks what the docs do not say, where the fake
 takes the stricter reading):
 
-- Operations: DescribeReplicationGroups and ModifyReplicationGroup (only ``PrimaryClusterId``
-  with ``ApplyImmediately``). Any other operation, TestFailover included, answers HTTP 501
+- Operations: DescribeReplicationGroups and ModifyReplicationGroup (``PrimaryClusterId``, or
+  the failover settings, below). Any other operation, TestFailover included, answers HTTP 501
   ``NotImplemented`` (fake-only; botocore emits ``before-send`` to every handler, so under
   ``mock_aws`` moto's stubber also runs and raises NotImplementedError for what it lacks, as it
   does for TestFailover). azevac never calls TestFailover: AWS says it "is not designed to be an
@@ -46,6 +46,25 @@ takes the stricter reading):
     ``PendingModifiedValues.PrimaryClusterId``, then the roles have moved and the group is
     ``available``. False (the default): pending until "the next maintenance reboot", which the
     fake never reaches (both on the API page).
+- ModifyReplicationGroup ``AutomaticFailoverEnabled`` / ``MultiAZEnabled`` (both given, with
+  ``ApplyImmediately``; never with ``PrimaryClusterId``, which the fake refuses to combine), the
+  first and third steps of AWS's procedure for promoting a replica on a Multi-AZ group: "Modify
+  the replication group to disable Multi-AZ ... Promote the read replica to primary. Modify the
+  replication group to re-enable Multi-AZ" (PromoteReplica page above).
+  - Multi-AZ on with automatic failover off: ``InvalidParameterCombination`` ("If true,
+    AutomaticFailoverEnabled must also be enabled" is the CloudFormation/Terraform reading of
+    the API; the API page says only "A flag to indicate MultiAZ is enabled": inferred).
+  - Enabling on a group without a replica: ``InvalidParameterCombination`` ("You can only enable
+    Multi-AZ on a ... cluster that has at least one available read replica",
+    https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/AutoFailover.html; code inferred).
+  - Disabling automatic failover on a cluster-mode enabled group: ``InvalidParameterCombination``
+    ("AutomaticFailoverEnabled must be enabled for Valkey or Redis OSS (cluster mode enabled)
+    replication groups",
+    https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html).
+  - A group not ``available``: ``InvalidReplicationGroupState``.
+  - Applied asynchronously, like a promotion: for :attr:`ElastiCacheFake.promotion_reads`
+    describes the group is ``modifying`` with ``AutomaticFailover`` ``enabling`` / ``disabling``
+    and ``PendingModifiedValues.AutomaticFailoverStatus``; then the new values, ``available``.
 - Errors are the query protocol's ``ErrorResponse`` with ``Code`` and ``Message``.
 """
 
@@ -109,6 +128,8 @@ class _Group:
     multi_az: str
     status: str = "available"
     pending_primary: str | None = None
+    pending_failover: tuple[bool, bool] | None = None
+    """(automatic failover, Multi-AZ) being applied."""
     reads_left: int = 0
     shards: int = 1
     calls: list[str] = field(default_factory=list)
@@ -161,6 +182,12 @@ class _Group:
         }
         if self.pending_primary is not None:
             body["PendingModifiedValues"] = {"PrimaryClusterId": self.pending_primary}
+        if self.pending_failover is not None:
+            failover, _ = self.pending_failover
+            body["AutomaticFailover"] = "enabling" if failover else "disabling"
+            body["PendingModifiedValues"] = {
+                "AutomaticFailoverStatus": "enabled" if failover else "disabled"
+            }
         return body
 
 
@@ -262,11 +289,17 @@ class ElastiCacheFake:
             self._promote(self._groups[group_id], cluster_id)
 
     def complete_promotions(self) -> None:
-        """ElastiCache finishes every promotion under way (the next describe shows it)."""
+        """ElastiCache finishes every modification under way (the next describe shows it)."""
         with self._lock:
             for group in self._groups.values():
-                if group.status == "modifying" and group.pending_primary is not None:
-                    self._promote(group, group.pending_primary)
+                if group.status == "modifying":
+                    self._complete(group)
+
+    def failover_of(self, group_id: str) -> tuple[str, str]:
+        """(AutomaticFailover, MultiAZ) as the fake holds them now."""
+        with self._lock:
+            group = self._groups[group_id]
+            return group.automatic_failover, group.multi_az
 
     def operations(self) -> list[str]:
         with self._lock:
@@ -313,10 +346,13 @@ class ElastiCacheFake:
         return body
 
     def _modify(self, params: Params) -> dict[str, Any]:
-        unmodelled = set(params) - {"ReplicationGroupId", "PrimaryClusterId", "ApplyImmediately"}
-        if unmodelled or "PrimaryClusterId" not in params:
+        given = set(params) - {"ReplicationGroupId", "ApplyImmediately"}
+        if given == {"AutomaticFailoverEnabled", "MultiAZEnabled"}:
+            return self._modify_failover(params)
+        if given != {"PrimaryClusterId"}:
             raise ElastiCacheFakeError(
-                f"ModifyReplicationGroup: fake models only PrimaryClusterId, got {sorted(params)}"
+                "ModifyReplicationGroup: the fake models PrimaryClusterId alone, or "
+                f"AutomaticFailoverEnabled with MultiAZEnabled; got {sorted(params)}"
             )
         group = self._group(params["ReplicationGroupId"])
         target = params["PrimaryClusterId"]
@@ -346,6 +382,37 @@ class ElastiCacheFake:
                 self._promote(group, target)
         return {"ReplicationGroup": group.view(self.region)}
 
+    def _modify_failover(self, params: Params) -> dict[str, Any]:
+        group = self._group(params["ReplicationGroupId"])
+        failover = params["AutomaticFailoverEnabled"] == "true"
+        multi_az = params["MultiAZEnabled"] == "true"
+        if multi_az and not failover:
+            raise _ApiError(
+                "InvalidParameterCombination", 400, "Multi-AZ requires automatic failover"
+            )
+        if group.cluster_mode and not failover:
+            raise _ApiError(
+                "InvalidParameterCombination", 400,
+                "automatic failover must be enabled for cluster mode enabled replication groups",
+            )  # fmt: skip
+        if failover and len(group.members) < 2:
+            raise _ApiError(
+                "InvalidParameterCombination", 400,
+                "automatic failover needs at least one read replica",
+            )  # fmt: skip
+        if group.status != "available":
+            raise _ApiError(
+                "InvalidReplicationGroupState", 400, f"{group.group_id} is {group.status}"
+            )
+        if params.get("ApplyImmediately") != "true":
+            raise ElastiCacheFakeError("the fake models the failover settings applied immediately")
+        group.pending_failover = (failover, multi_az)
+        group.status, group.reads_left = "modifying", self.promotion_reads
+        view = group.view(self.region)
+        if group.reads_left == 0:
+            self._complete(group)
+        return {"ReplicationGroup": view}
+
     # -- helpers ---------------------------------------------------------------------------------
 
     def _group(self, group_id: str) -> _Group:
@@ -356,12 +423,23 @@ class ElastiCacheFake:
     def _read(self, group: _Group) -> dict[str, Any]:
         """A describe: a promotion under way completes after `promotion_reads` of them."""
         view = group.view(self.region)
-        if group.status == "modifying" and group.pending_primary is not None:
+        if group.status == "modifying":
             group.reads_left -= 1
             if group.reads_left < 0:
-                self._promote(group, group.pending_primary)
+                self._complete(group)
                 view = group.view(self.region)
         return view
+
+    @classmethod
+    def _complete(cls, group: _Group) -> None:
+        if group.pending_primary is not None:
+            cls._promote(group, group.pending_primary)
+        if group.pending_failover is not None:
+            failover, multi_az = group.pending_failover
+            group.automatic_failover = "enabled" if failover else "disabled"
+            group.multi_az = "enabled" if multi_az else "disabled"
+            group.pending_failover = None
+        group.status = "available"
 
     @staticmethod
     def _promote(group: _Group, cluster_id: str) -> None:

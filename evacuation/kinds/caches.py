@@ -11,19 +11,24 @@ zone *name*: mapped to its ID).
 
 - Act only when the primary is in the impaired AZ; a primary elsewhere is unchanged.
 - The target: a replica in a healthy AZ (by cache cluster id, for a stable choice).
+- Multi-AZ or automatic failover enabled: AWS does not let a replica be promoted then ("You
+  can't promote a read replica to primary while Multi-AZ with Automatic Failover is enabled"),
+  and gives the procedure: disable Multi-AZ, promote the replica, re-enable Multi-AZ
+  (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html).
+  azevac follows it only with `suspend_multi_az: true`: it changes a setting of the group that
+  is not a traffic lever, so an operator opts in. It re-enables what was there before any
+  failure is reported: a promotion that fails after Multi-AZ was switched off switches it back
+  on first, and recover re-enables it if a run stopped in between.
 - Skipped, with the reason (the evacuation is PARTIAL), and reported by readiness beforehand:
-  no replica in another AZ; Multi-AZ or automatic failover enabled, since AWS does not let a
-  replica be promoted then ("You can't promote a read replica to primary while Multi-AZ with
-  Automatic Failover is enabled", https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html:
-  azevac does not switch Multi-AZ off by itself); cluster mode enabled (one primary per shard,
-  with no operational API to place them: not supported).
+  no replica in another AZ; Multi-AZ on without `suspend_multi_az`; cluster mode enabled (one
+  primary per shard, with no operational API to place them: not supported).
 - Recover leaves the primary where it is, unless `fail_back: true`: then, last of all, it
   promotes the original primary again, only while the primary is still the one azevac chose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -64,6 +69,9 @@ class CachesConfig(Strict):
     fail_back: bool = False
     """On recover, promote the original primary again (default: leave it where the evacuation
     put it: a promotion is a short write outage)."""
+    suspend_multi_az: bool = False
+    """For a group with Multi-AZ / automatic failover on: switch it off, promote, switch it back
+    on, as AWS documents (else such a group is skipped, with the reason)."""
 
     @field_validator("replication_groups")
     @classmethod
@@ -137,13 +145,29 @@ def unsupported(group: ReplicationGroup) -> str | None:
             "cluster mode enabled: each shard has its own primary and ElastiCache offers no "
             "operational call to place them (TestFailover is not one); not supported"
         )
-    if group.multi_az == "enabled" or group.automatic_failover in ("enabled", "enabling"):
-        return (
-            f"Multi-AZ / automatic failover is {group.multi_az}/{group.automatic_failover}: AWS "
-            f"does not let a replica be promoted then ({PROMOTE_DOC}); azevac does not switch it "
-            "off by itself"
-        )
     return None
+
+
+def failover_blocks(group: ReplicationGroup, suspend: bool) -> str | None:
+    """Why Multi-AZ stops azevac promoting a replica of this group, or None."""
+    if not group.failover_on or suspend:
+        return None
+    return (
+        f"Multi-AZ / automatic failover is {group.multi_az}/{group.automatic_failover}: AWS "
+        f"does not let a replica be promoted then ({PROMOTE_DOC}); set caches.suspend_multi_az "
+        "to let azevac switch it off, promote and switch it back on, as that page describes"
+    )
+
+
+def _failover_settings(group: ReplicationGroup) -> dict[str, bool]:
+    """The group's failover settings, to put back once a replica is promoted."""
+    return {"automatic_failover": group.failover_on, "multi_az": group.multi_az == "enabled"}
+
+
+def _settings_back(group: ReplicationGroup, restore: Mapping[str, Any]) -> bool:
+    return (group.automatic_failover == "enabled") == bool(restore["automatic_failover"]) and (
+        group.multi_az == "enabled"
+    ) == bool(restore["multi_az"])
 
 
 def _group_step(
@@ -152,6 +176,8 @@ def _group_step(
     zone_ids: Mapping[str, str] | EvacuationError,
     az_id: str,
     recorded: StepRecord | None,
+    *,
+    suspend: bool,
 ) -> PlannedStep:
     key = StepKey(StepKind.CACHE_PRIMARY, group_id)
     if isinstance(observed, EvacuationError):
@@ -168,12 +194,15 @@ def _group_step(
     if isinstance(after, dict) and after.get("primary"):
         # Resumed: converge to the target recorded before the first run acted.
         primary = observed.primary
-        intended = {**after}
-        if primary is not None and primary.cluster_id == after["primary"]:
+        intended: dict[str, Any] = {**after}
+        restore = after.get("restore_failover")
+        back = not isinstance(restore, dict) or _settings_back(observed, restore)
+        if primary is not None and primary.cluster_id == after["primary"] and back:
             return PlannedStep(key, current, intended, False)
-        if observed.pending_primary == after["primary"]:
+        if restore is None and observed.pending_primary == after["primary"]:
             # Accepted before, still under way: verified, not asked again.
             return PlannedStep(key, current, intended, False, settled=False)
+        # Else the procedure carries on from where it is (it waits for what is under way).
         return PlannedStep(key, current, intended, True)
     if observed.cluster_mode:
         # No CurrentRole to read: azevac cannot tell whether a shard's primary is in the AZ.
@@ -189,7 +218,7 @@ def _group_step(
     if primary_az != az_id:
         note = f"primary {primary.cluster_id} is in {primary_az}, not in {az_id}"
         return PlannedStep(key, current, current, False, note=note)
-    if (why := unsupported(observed)) is not None:
+    if (why := failover_blocks(observed, suspend)) is not None:
         reason = (
             f"replication group {group_id}: its primary {primary.cluster_id} is in {az_id}; {why}"
         )
@@ -202,29 +231,131 @@ def _group_step(
         )
         return PlannedStep(key, current, None, False, skip_reason=reason, gap=True)
     target_az = _az_id(target, zone_ids)
-    intended = {"primary": target.cluster_id, "primary_az": target_az, "from": primary.cluster_id}
+    intended = {
+        "primary": target.cluster_id,
+        "primary_az": target_az,
+        "from": primary.cluster_id,
+    }
     note = (
         f"primary {primary.cluster_id} is in {az_id}: ModifyReplicationGroup PrimaryClusterId="
         f"{target.cluster_id} ({target_az}), ApplyImmediately"
     )
+    if observed.failover_on:
+        intended["restore_failover"] = _failover_settings(observed)
+        note = f"{note}, between Multi-AZ off and back on ({PROMOTE_DOC})"
     return PlannedStep(key, current, intended, True, note=note)
 
 
 # -- apply, verify, revert ------------------------------------------------------------------------
 
 
+def _one(ctx: RunContext, group_id: str) -> ReplicationGroup:
+    group = ctx.gateways.of(ElastiCacheGateway).describe_groups([group_id]).get(group_id)
+    if group is None:
+        raise EvacuationError(f"replication group {group_id} not found")
+    return group
+
+
+def _wait(
+    ctx: RunContext, group_id: str, done: Callable[[ReplicationGroup], bool], what: str
+) -> ReplicationGroup:
+    """Poll the group until `done`, within the verify timeout; else an error naming `what`."""
+    seen: list[ReplicationGroup] = []
+
+    def check() -> Verified:
+        seen[:] = [_one(ctx, group_id)]
+        return Verified(Verdict.CONVERGED if done(seen[0]) else Verdict.PENDING)
+
+    if ctx.poll(check).verdict is not Verdict.CONVERGED:
+        raise EvacuationError(
+            f"replication group {group_id}: timed out waiting for {what} (status {seen[0].status})"
+        )
+    return seen[0]
+
+
+def move_primary(
+    ctx: RunContext, group_id: str, target: str, restore: Mapping[str, Any] | None
+) -> None:
+    """Make `target` the group's primary. With `restore` (the failover settings the group had),
+    AWS's procedure for a Multi-AZ group: Multi-AZ and automatic failover off, promote, then the
+    settings back. Idempotent: it carries on from wherever an earlier run stopped. A promotion
+    that fails after the settings were switched off switches them back on before it raises."""
+    gateway = ctx.gateways.of(ElastiCacheGateway)
+    group = _one(ctx, group_id)
+    if group.status == "modifying":  # an earlier run's change, still under way
+        group = _wait(ctx, group_id, lambda g: g.status == "available", "it to be available")
+    primary = group.primary
+    if primary is None or primary.cluster_id != target:
+        if group.failover_on:
+            if restore is None:
+                raise EvacuationError(
+                    f"replication group {group_id}: Multi-AZ / automatic failover was switched on "
+                    "since azevac planned the promotion; AWS refuses it now"
+                )
+            gateway.set_failover(group_id, automatic_failover=False, multi_az=False)
+            _wait(
+                ctx, group_id, lambda g: not g.failover_on and g.status == "available",
+                "Multi-AZ and automatic failover to be disabled",
+            )  # fmt: skip
+        try:
+            gateway.promote(group_id, target)
+            if restore is None:
+                return
+            _wait(
+                ctx, group_id, lambda g: _is_primary(g, target) and g.status == "available",
+                f"{target} to be the primary",
+            )  # fmt: skip
+        except EvacuationError as exc:
+            if restore is not None:
+                _put_back(ctx, group_id, restore, cause=exc)
+            raise
+    if restore is not None and not _settings_back(_one(ctx, group_id), restore):
+        _put_back(ctx, group_id, restore)
+
+
+def _is_primary(group: ReplicationGroup, cluster_id: str) -> bool:
+    return group.primary is not None and group.primary.cluster_id == cluster_id
+
+
+def _put_back(
+    ctx: RunContext,
+    group_id: str,
+    restore: Mapping[str, Any],
+    cause: EvacuationError | None = None,
+) -> None:
+    """Switch the failover settings back on as they were (accepted: verify waits for it)."""
+    try:
+        ctx.gateways.of(ElastiCacheGateway).set_failover(
+            group_id,
+            automatic_failover=bool(restore["automatic_failover"]),
+            multi_az=bool(restore["multi_az"]),
+        )
+    except EvacuationError as exc:
+        if cause is None:
+            raise
+        raise EvacuationError(
+            f"{cause}; and Multi-AZ could not be switched back on ({exc}): re-enable it by hand"
+        ) from exc
+
+
 class PromoteRunner:
-    """One ModifyReplicationGroup per group (each group is its own batch: its own worker)."""
+    """One promotion per group (each group is its own batch: its own worker)."""
 
     def apply(
         self, ctx: RunContext, steps: Sequence[PlannedStep]
     ) -> Mapping[StepKey, JsonValue | Failed]:
-        gateway = ctx.gateways.of(ElastiCacheGateway)
         afters: dict[StepKey, JsonValue | Failed] = {}
         for step in steps:
+            intended = dict(step.intended)
+            restore = intended.get("restore_failover")
             try:
-                gateway.promote(step.resource, str(step.intended["primary"]))
-                afters[step.key] = dict(step.intended)
+                move_primary(
+                    ctx,
+                    step.resource,
+                    str(intended["primary"]),
+                    restore if isinstance(restore, dict) else None,
+                )
+                afters[step.key] = intended
             except EvacuationError as exc:
                 afters[step.key] = Failed(exc)
         return afters
@@ -233,7 +364,8 @@ class PromoteRunner:
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]
     ) -> Mapping[StepKey, Verified]:
         """Converged when the target reads back as the primary, in an AZ other than the impaired
-        one; ElastiCache promotes asynchronously (status modifying): until then, pending."""
+        one, with the failover settings back where azevac switched them off; ElastiCache applies
+        both asynchronously (status modifying): until then, pending."""
         zone_ids = _zone_map(ctx.gateways)
         if isinstance(zone_ids, EvacuationError):
             raise zone_ids
@@ -248,10 +380,12 @@ class PromoteRunner:
                 if group is None:
                     verdicts[waiting.pop(group_id)] = Verified(Verdict.DIVERGED, "not found")
                     continue
-                primary = group.primary
                 target = str(afters[key]["primary"])
-                if primary is not None and primary.cluster_id == target:
-                    where = _az_id(primary, zone_ids)
+                restore = afters[key].get("restore_failover")
+                if isinstance(restore, dict) and not _settings_back(group, restore):
+                    continue
+                if _is_primary(group, target):
+                    where = _az_id(group.primary, zone_ids)
                     if where == ctx.az_id:
                         detail = f"{target} is the primary but reads back in {where}"
                         verdicts[waiting.pop(group_id)] = Verified(Verdict.DIVERGED, detail)
@@ -262,45 +396,48 @@ class PromoteRunner:
 
         ctx.poll(check)
         return {
-            step.key: verdicts.get(
-                step.key,
-                Verified(
-                    Verdict.PENDING,
-                    f"ModifyReplicationGroup accepted; {afters[step.key]['primary']} is not the "
-                    "primary yet",
-                ),
-            )
+            step.key: verdicts.get(step.key, Verified(Verdict.PENDING, _pending(afters[step.key])))
             for step in steps
         }
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         section = ctx.config.caches
-        if section is None or not section.fail_back:
-            return {
-                r.key: Reverted(
-                    Outcome.UNCHANGED,
-                    "primary left where the evacuation put it (caches.fail_back is false)",
-                )
-                for r in records
-            }
+        fail_back = section is not None and section.fail_back
         groups = ctx.gateways.of(ElastiCacheGateway).describe_groups(
             r.key.resource for r in records
         )
-        return {r.key: self._fail_back(ctx, r, groups.get(r.key.resource)) for r in records}
+        return {r.key: self._revert(ctx, r, groups.get(r.key.resource), fail_back) for r in records}
 
     @staticmethod
-    def _fail_back(ctx: RunContext, record: StepRecord, group: ReplicationGroup | None) -> Reverted:
+    def _revert(
+        ctx: RunContext, record: StepRecord, group: ReplicationGroup | None, fail_back: bool
+    ) -> Reverted:
         before: Any = record.before
         after: Any = record.after
         original = before.get("primary") if isinstance(before, dict) else None
         ours = after.get("primary") if isinstance(after, dict) else None
+        restore = after.get("restore_failover") if isinstance(after, dict) else None
+        restore = restore if isinstance(restore, dict) else None
         if group is None:
             return Reverted(Outcome.SKIPPED, "the replication group no longer exists")
-        primary = group.primary
-        current = primary.cluster_id if primary else None
-        if current == original:
+        current = group.primary.cluster_id if group.primary else None
+        settings_left_off = restore is not None and not group.failover_on
+        if not fail_back:
+            if settings_left_off and group.status == "available":
+                # A run that stopped between Multi-AZ off and back on: put back what was there.
+                _put_back(ctx, record.key.resource, restore or {})
+                return Reverted(Outcome.REVERTED, after={"restore_failover": restore})
+            if settings_left_off:
+                return Reverted(
+                    Outcome.FAILED, f"Multi-AZ back on waits: the group is {group.status}"
+                )
+            return Reverted(
+                Outcome.UNCHANGED,
+                "primary left where the evacuation put it (caches.fail_back is false)",
+            )
+        if current == original and not settings_left_off:
             return Reverted(Outcome.UNCHANGED, f"{original} is the primary already")
-        if current != ours:
+        if current not in (ours, original):
             return Reverted(
                 Outcome.SKIPPED, f"the primary is {current}, moved since (not by azevac); left"
             )
@@ -309,8 +446,26 @@ class PromoteRunner:
         if group.status != "available":
             # Failed, so the evacuation stays RECOVERING and the reconciler tries again.
             return Reverted(Outcome.FAILED, f"fail back waits: the group is {group.status}")
-        ctx.gateways.of(ElastiCacheGateway).promote(record.key.resource, str(original))
+        if group.failover_on and restore is None:
+            return Reverted(
+                Outcome.SKIPPED,
+                f"Multi-AZ is on now (it was off when azevac moved the primary): {original} "
+                "not promoted; primary left",
+            )
+        try:
+            move_primary(ctx, record.key.resource, str(original), restore)
+        except EvacuationError as exc:
+            return Reverted(Outcome.FAILED, str(exc))
         return Reverted(Outcome.REVERTED, after={"primary": original, "from": current})
+
+
+def _pending(after: Any) -> str:
+    if isinstance(after.get("restore_failover"), dict):
+        return (
+            f"{after['primary']} promoted; Multi-AZ / automatic failover not back on yet "
+            "(ElastiCache is applying it)"
+        )
+    return f"ModifyReplicationGroup accepted; {after['primary']} is not the primary yet"
 
 
 # -- the kind -------------------------------------------------------------------------------------
@@ -361,6 +516,7 @@ class CachesKind(Kind):
                 part.zone_ids,
                 given.az_id,
                 given.touched.get(StepKey(StepKind.CACHE_PRIMARY, group_id)),
+                suspend=section.suspend_multi_az,
             )
             for group_id in section.replication_groups
         ]
@@ -374,7 +530,8 @@ class CachesKind(Kind):
             if isinstance(group, EvacuationError):
                 problems.append(f"replication group {group_id}: cannot read it ({group})")
                 continue
-            if (why := unsupported(group)) is not None:
+            suspend = config.caches is not None and config.caches.suspend_multi_az
+            if (why := unsupported(group) or failover_blocks(group, suspend)) is not None:
                 problems.append(
                     f"replication group {group_id}: azevac cannot move its primary: {why}"
                 )

@@ -5,8 +5,12 @@ parses the fake's XML). Run under mock_aws too, as the tests and the drill do.
 - ModifyReplicationGroup PrimaryClusterId promotes the named cluster; the others are replicas;
   applied asynchronously with ApplyImmediately, pending without it
   (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html).
-- No promotion while Multi-AZ with automatic failover is enabled
-  (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html).
+- No promotion while Multi-AZ with automatic failover is enabled; AWS's procedure instead:
+  disable Multi-AZ, promote, re-enable
+  (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html);
+  Multi-AZ only with a read replica (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/AutoFailover.html);
+  automatic failover stays on in cluster mode
+  (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateReplicationGroup.html).
 - CurrentRole only for cluster mode disabled
   (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_NodeGroupMember.html).
 - DescribeReplicationGroups: ReplicationGroupNotFoundFault; MaxRecords 20-100, Marker paging
@@ -158,3 +162,72 @@ def test_test_failover_is_not_answered(fake: ElastiCacheFake, client: Any) -> No
     with pytest.raises((ClientError, NotImplementedError)):
         client.test_failover(ReplicationGroupId="g", NodeGroupId="0001")
     assert _roles(client, "g") == {"g-1": "primary", "g-2": "replica"}
+
+
+def _failover(client: Any, group: str) -> tuple[str, str, str]:
+    raw = client.describe_replication_groups(ReplicationGroupId=group)["ReplicationGroups"][0]
+    return raw["Status"], raw["AutomaticFailover"], raw["MultiAZ"]
+
+
+def test_the_documented_procedure_promotes_on_a_multi_az_group(
+    fake: ElastiCacheFake, client: Any
+) -> None:
+    fake.create_replication_group(
+        "g", [("g-1", "us-east-1b"), ("g-2", "us-east-1c")], automatic_failover=True, multi_az=True
+    )
+    # 1. Disable Multi-AZ: asynchronous, automatic failover "disabling" meanwhile
+    answer = client.modify_replication_group(
+        ReplicationGroupId="g", AutomaticFailoverEnabled=False, MultiAZEnabled=False,
+        ApplyImmediately=True,
+    )["ReplicationGroup"]  # fmt: skip
+    assert (answer["Status"], answer["AutomaticFailover"]) == ("modifying", "disabling")
+    assert answer["PendingModifiedValues"]["AutomaticFailoverStatus"] == "disabled"
+    assert _failover(client, "g") == ("modifying", "disabling", "enabled")
+    assert _failover(client, "g") == ("available", "disabled", "disabled")
+    # 2. Promote the replica
+    client.modify_replication_group(
+        ReplicationGroupId="g", PrimaryClusterId="g-2", ApplyImmediately=True
+    )
+    _roles(client, "g")
+    assert _roles(client, "g") == {"g-1": "replica", "g-2": "primary"}
+    # 3. Re-enable Multi-AZ
+    client.modify_replication_group(
+        ReplicationGroupId="g", AutomaticFailoverEnabled=True, MultiAZEnabled=True,
+        ApplyImmediately=True,
+    )  # fmt: skip
+    assert _failover(client, "g") == ("modifying", "enabling", "disabled")
+    assert _failover(client, "g") == ("available", "enabled", "enabled")
+
+
+def test_failover_settings_refused_where_aws_refuses_them(
+    fake: ElastiCacheFake, client: Any
+) -> None:
+    fake.create_replication_group("alone", [("alone-1", "us-east-1b")])
+    fake.create_replication_group(
+        "sharded", [("s-1", "us-east-1b"), ("s-2", "us-east-1c")], cluster_mode=True,
+        shards=2, automatic_failover=True,
+    )  # fmt: skip
+    fake.create_replication_group("g", [("g-1", "us-east-1b"), ("g-2", "us-east-1c")])
+    cases = [
+        ("g", {"AutomaticFailoverEnabled": False, "MultiAZEnabled": True}),  # Multi-AZ needs it
+        ("alone", {"AutomaticFailoverEnabled": True, "MultiAZEnabled": True}),  # no replica
+        ("sharded", {"AutomaticFailoverEnabled": False, "MultiAZEnabled": False}),  # cluster mode
+    ]
+    for group, settings in cases:
+        with pytest.raises(ClientError) as error:
+            client.modify_replication_group(
+                ReplicationGroupId=group, ApplyImmediately=True, **settings
+            )
+        assert _code(error) == "InvalidParameterCombination", (group, settings)
+    # and nothing changed
+    assert _failover(client, "g") == ("available", "disabled", "disabled")
+    # A group being modified takes no other change
+    client.modify_replication_group(
+        ReplicationGroupId="g", AutomaticFailoverEnabled=True, MultiAZEnabled=False,
+        ApplyImmediately=True,
+    )  # fmt: skip
+    with pytest.raises(ClientError) as error:
+        client.modify_replication_group(
+            ReplicationGroupId="g", PrimaryClusterId="g-2", ApplyImmediately=True
+        )
+    assert _code(error) == "InvalidReplicationGroupState"

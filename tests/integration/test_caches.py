@@ -237,3 +237,142 @@ def test_a_promotion_slower_than_verify_is_pending_then_the_reconciler_converges
     assert controller.status()[0].status is Status.EVACUATED
     assert cache.operations().count("ModifyReplicationGroup") == 1
     assert cache.primary_of(group)[1] != "us-east-1b"
+
+
+# -- Multi-AZ groups: AWS's procedure, only when the config says so ----------------------------
+
+
+@pytest.fixture
+def multi_az_group(cache: ElastiCacheFake) -> str:
+    # Given a Multi-AZ group with automatic failover, its primary in use1-az1
+    return cache.create_replication_group(
+        GROUP, [(f"{GROUP}-001", "us-east-1b"), (f"{GROUP}-002", "us-east-1c")],
+        automatic_failover=True, multi_az=True,
+    )  # fmt: skip
+
+
+def _modifications(cache: ElastiCacheFake) -> list[dict[str, str]]:
+    return [
+        {k: v for k, v in params.items() if k != "ReplicationGroupId"}
+        for op, params in cache.calls
+        if op == "ModifyReplicationGroup"
+    ]
+
+
+def test_with_suspend_multi_az_the_documented_procedure_moves_the_primary(
+    world: World, cache: ElastiCacheFake, multi_az_group: str, make_controller: ControllerFactory
+) -> None:
+    controller = make_controller(_config(world, suspend_multi_az=True))
+    assert not any("Multi-AZ" in p for p in controller.reconcile().readiness_problems)
+
+    # When use1-az1 is evacuated
+    result = controller.evacuate("use1-az1", reason="gray failure")
+
+    # Then the replica in use1-az2 is the primary and Multi-AZ is back on, as it was
+    assert cache.primary_of(multi_az_group) == (f"{GROUP}-002", "us-east-1c")
+    assert cache.failover_of(multi_az_group) == ("enabled", "enabled")
+    step = _step(result)
+    assert step.outcome is Outcome.APPLIED and result.status is Status.EVACUATED
+    # By AWS's three steps, in order: Multi-AZ off, promote, Multi-AZ on
+    off = {"AutomaticFailoverEnabled": "false", "MultiAZEnabled": "false"}
+    on = {"AutomaticFailoverEnabled": "true", "MultiAZEnabled": "true"}
+    assert _modifications(cache) == [
+        {**off, "ApplyImmediately": "true"},
+        {"PrimaryClusterId": f"{GROUP}-002", "ApplyImmediately": "true"},
+        {**on, "ApplyImmediately": "true"},
+    ]
+    # And a second run changes nothing
+    cache.calls.clear()
+    again = controller.evacuate("use1-az1", reason="gray failure")
+    assert again.status is Status.EVACUATED and _modifications(cache) == []
+
+
+def test_a_promotion_refused_after_multi_az_was_switched_off_switches_it_back_on(
+    world: World, cache: ElastiCacheFake, multi_az_group: str, faults: Any,
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    from tests.support.faults import Fault  # noqa: PLC0415
+
+    # Given the promotion itself is refused (the second ModifyReplicationGroup)
+    faults.add("elasticache", "ModifyReplicationGroup", Fault.ACCESS_DENIED, 2)
+
+    result = make_controller(_config(world, suspend_multi_az=True)).evacuate(
+        "use1-az1", reason="gray failure"
+    )
+
+    # Then the step failed, says so, and the group is as protected as azevac found it
+    step = _step(result)
+    assert step.outcome is Outcome.FAILED and "AccessDenied" in (step.error or "")
+    cache.complete_promotions()
+    assert cache.failover_of(multi_az_group) == ("enabled", "enabled")
+    assert cache.primary_of(multi_az_group) == (f"{GROUP}-001", "us-east-1b")
+    assert result.status is Status.DEGRADED
+
+
+def test_multi_az_slow_to_switch_off_fails_then_the_reconciler_finishes_the_procedure(
+    world: World, cache: ElastiCacheFake, multi_az_group: str, make_controller: ControllerFactory
+) -> None:
+    # Given ElastiCache is still disabling Multi-AZ when the wait gives up
+    cache.promotion_reads = 10**6
+    config = _config(world, suspend_multi_az=True)
+    config["execution"] = {**config["execution"], "verify_timeout_seconds": 0.05}
+    controller = make_controller(config)
+
+    result = controller.evacuate("use1-az1", reason="gray failure")
+    step = _step(result)
+    assert step.outcome is Outcome.FAILED and "timed out waiting for Multi-AZ" in (step.error or "")
+
+    # When ElastiCache finishes, and the reconciler carries the evacuation on
+    cache.complete_promotions()
+    cache.promotion_reads = 0
+    controller.reconcile()
+
+    # Then the primary moved and Multi-AZ is back on, with no second "off"
+    assert cache.primary_of(multi_az_group) == (f"{GROUP}-002", "us-east-1c")
+    assert cache.failover_of(multi_az_group) == ("enabled", "enabled")
+    assert [m.get("MultiAZEnabled") for m in _modifications(cache)] == ["false", None, "true"]
+    assert controller.status()[0].status is Status.EVACUATED
+
+
+def test_recover_switches_multi_az_back_on_when_a_run_stopped_before_it_could(
+    world: World, cache: ElastiCacheFake, multi_az_group: str, faults: Any,
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    from tests.support.faults import Fault  # noqa: PLC0415
+
+    # Given the call that re-enables Multi-AZ is refused, every time
+    cache.promotion_reads = 0
+    faults.add("elasticache", "ModifyReplicationGroup", Fault.ACCESS_DENIED, 3, 4, 5, 6)
+    controller = make_controller(_config(world, suspend_multi_az=True))
+    result = controller.evacuate("use1-az1", reason="gray failure")
+    assert _step(result).outcome is Outcome.FAILED
+    assert cache.failover_of(multi_az_group) == ("disabled", "disabled")
+    faults.clear()
+
+    # When the AZ is recovered (fail_back false: the primary stays)
+    recovered = controller.recover("use1-az1", reason="healthy")
+
+    # Then Multi-AZ is as it was before the evacuation, the primary where azevac put it
+    assert recovered.status is Status.RECOVERED
+    assert cache.failover_of(multi_az_group) == ("enabled", "enabled")
+    assert cache.primary_of(multi_az_group) == (f"{GROUP}-002", "us-east-1c")
+
+
+def test_fail_back_on_a_multi_az_group_follows_the_procedure_again(
+    world: World, cache: ElastiCacheFake, multi_az_group: str, make_controller: ControllerFactory
+) -> None:
+    cache.promotion_reads = 0
+    controller = make_controller(_config(world, suspend_multi_az=True, fail_back=True))
+    controller.evacuate("use1-az1", reason="gray failure")
+    cache.calls.clear()
+
+    result = controller.recover("use1-az1", reason="healthy")
+
+    assert result.status is Status.RECOVERED
+    assert cache.primary_of(multi_az_group) == (f"{GROUP}-001", "us-east-1b")
+    assert cache.failover_of(multi_az_group) == ("enabled", "enabled")
+    assert [m.get("PrimaryClusterId") for m in _modifications(cache)] == [
+        None,
+        f"{GROUP}-001",
+        None,
+    ]
