@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -70,6 +71,19 @@ def _check_expires_in(value: str) -> str:
 AzId = Annotated[str, AfterValidator(check_az_id)]
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
 ExpiresIn = Annotated[str, AfterValidator(_check_expires_in)]
+
+
+def listed_once(what: str) -> AfterValidator:
+    """A list field's validator: each item once (a repeat is a copy-paste slip, and a step per
+    resource would be planned twice)."""
+
+    def check(items: list[Any]) -> list[Any]:
+        repeated = sorted(str(item) for item, n in Counter(items).items() if n > 1)
+        if repeated:
+            raise ValueError(f"lists the same {what} twice: {', '.join(repeated)}")
+        return items
+
+    return AfterValidator(check)
 
 
 class Strict(BaseModel):

@@ -665,7 +665,7 @@ class Controller:
                 f"{az_id} has no active evacuation to verify (after a recovery: --recovered)"
             )
         plan = self._plan(observation, az_id, held)
-        zones = {z.name: z.zone_id for z in self._zones(run)}
+        zones = run.gateways.ec2.zone_ids_by_name()
         in_az = [
             instance_id
             for kind in KINDS

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
@@ -18,6 +18,18 @@ def guarded(fn: Callable[[], T]) -> T | EvacuationError:
         return fn()
     except EvacuationError as exc:
         return exc
+
+
+def by_key(
+    keys: list[str], read_all: Callable[[list[str]], Mapping[str, T]], missing: str
+) -> dict[str, T | EvacuationError]:
+    """One batched read for every key: a key it does not return holds the error `missing`; a
+    read that fails holds its error for every key (only their steps fail)."""
+    found = guarded(lambda: read_all(keys))
+    if isinstance(found, EvacuationError):
+        return dict.fromkeys(keys, found)
+    absent = EvacuationError(missing)
+    return {key: found.get(key, absent) for key in keys}
 
 
 def page_budget(wanted: int) -> int:

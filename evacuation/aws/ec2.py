@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from threading import Lock
 
 from evacuation.aws.clients import AwsClients, Caller
 
@@ -23,21 +24,32 @@ class Ec2Gateway:
     def __init__(self, clients: AwsClients, call: Caller) -> None:
         self._clients = clients
         self._call = call
+        self._zones: list[Zone] | None = None
+        self._zones_lock = Lock()
 
     def availability_zones(self) -> list[Zone]:
-        """The region's Availability Zones (not Local or Wavelength zones), one call."""
-        ec2 = self._clients.ec2()
-        response = self._call(
-            "ec2.DescribeAvailabilityZones",
-            lambda: ec2.describe_availability_zones(
-                Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}]
-            ),
-        )
-        return [
-            Zone(z["ZoneName"], z["ZoneId"], z.get("State", "available"))
-            for z in response["AvailabilityZones"]
-            if z.get("ZoneType", "availability-zone") == "availability-zone"
-        ]
+        """The region's Availability Zones (not Local or Wavelength zones), one call per gateway
+        (a gateway serves one run: the region's AZ name-to-ID map does not change within it, and
+        each kind's verify would otherwise read it again); a failed read is not kept."""
+        with self._zones_lock:
+            if self._zones is None:
+                ec2 = self._clients.ec2()
+                response = self._call(
+                    "ec2.DescribeAvailabilityZones",
+                    lambda: ec2.describe_availability_zones(
+                        Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}]
+                    ),
+                )
+                self._zones = [
+                    Zone(z["ZoneName"], z["ZoneId"], z.get("State", "available"))
+                    for z in response["AvailabilityZones"]
+                    if z.get("ZoneType", "availability-zone") == "availability-zone"
+                ]
+            return list(self._zones)
+
+    def zone_ids_by_name(self) -> Mapping[str, str]:
+        """AZ name -> AZ ID: RDS, ElastiCache and Auto Scaling report names."""
+        return {z.name: z.zone_id for z in self.availability_zones()}
 
     def subnet_zone_ids(self, subnet_ids: Iterable[str]) -> Mapping[str, str]:
         """subnet id -> AZ ID, in batches of 200 ids per call."""

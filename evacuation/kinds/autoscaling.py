@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import structlog
 from pydantic import Field, field_validator
@@ -18,7 +18,7 @@ from pydantic import Field, field_validator
 from evacuation import guards
 from evacuation.aws.autoscaling import Group
 from evacuation.aws.zonal_shift import ManagedResource
-from evacuation.config import NonEmptyStr, Strict
+from evacuation.config import NonEmptyStr, Strict, listed_once
 from evacuation.errors import EvacuationError, StepFailedError
 from evacuation.kinds.base import (
     CapacityCheck,
@@ -31,6 +31,7 @@ from evacuation.kinds.base import (
     Tier,
     failed_step,
     fixed,
+    zone_ids,
 )
 from evacuation.kinds.zonal_shift import KIND as SHIFTS
 from evacuation.kinds.zonal_shift import (
@@ -92,19 +93,12 @@ aws-semantics ASG-6)."""
 
 
 class AutoScalingConfig(Strict):
-    groups: list[NonEmptyStr] = Field(min_length=1)
+    groups: Annotated[list[NonEmptyStr], listed_once("group")] = Field(min_length=1)
     suspend_processes: list[str] = Field(default_factory=lambda: ["AZRebalance"])
     method: Literal["auto", "zonal_shift", "subnets"] = "auto"
     """The lever per group: "auto" takes the group's own ARC zonal shift where the group reports
     ZonalShiftEnabled and its subnets elsewhere; "zonal_shift" requires it of every group;
     "subnets" always removes the AZ's subnets (with the processes suspended first)."""
-
-    @field_validator("groups")
-    @classmethod
-    def _unique_groups(cls, groups: list[str]) -> list[str]:
-        if len(set(groups)) != len(groups):
-            raise ValueError("lists the same group twice")
-        return groups
 
     @field_validator("suspend_processes")
     @classmethod
@@ -159,11 +153,11 @@ def _zone_ids(
     ]
     if not by_name:
         return {}
-    zones = guarded(gateways.ec2.availability_zones)
+    zones = zone_ids(gateways)
     if isinstance(zones, EvacuationError):
         log.warning("observe.zones_failed", service="ec2", error=str(zones))
         return None
-    return {z.name: z.zone_id for z in zones}
+    return zones
 
 
 def _resolve_subnets(

@@ -207,6 +207,14 @@ class Kind:
         return []
 
 
+def zone_ids(gateways: Gateways) -> Mapping[str, str] | EvacuationError:
+    """AZ name -> AZ ID (RDS and ElastiCache report names), or the error of the read."""
+    try:
+        return gateways.ec2.zone_ids_by_name()
+    except EvacuationError as exc:
+        return exc
+
+
 def failed_step(key: StepKey, error: EvacuationError, group: str) -> PlannedStep:
     """A step whose resource could not be observed: it fails with the error, others go on."""
     return PlannedStep(key, None, None, needs_change=False, error=str(error), group=group)

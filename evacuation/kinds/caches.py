@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from evacuation.aws.elasticache import CacheMember, ElastiCacheGateway, ReplicationGroup
-from evacuation.config import NonEmptyStr, Strict
+from evacuation.config import NonEmptyStr, Strict, listed_once
 from evacuation.errors import EvacuationError
 from evacuation.kinds.base import (
     Kind,
@@ -47,9 +47,11 @@ from evacuation.kinds.base import (
     Tier,
     failed_step,
     fixed,
+    zone_ids,
 )
+from evacuation.kinds.leaders import Leader, verify_leader_moves
 from evacuation.model import JsonValue, Outcome, Phase, PlannedStep, StepKey, StepKind, StepRecord
-from evacuation.reads import guarded
+from evacuation.reads import by_key
 from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
 
 if TYPE_CHECKING:
@@ -64,7 +66,9 @@ PROMOTE_DOC = (
 
 
 class CachesConfig(Strict):
-    replication_groups: list[NonEmptyStr] = Field(min_length=1)
+    replication_groups: Annotated[list[NonEmptyStr], listed_once("replication group")] = Field(
+        min_length=1
+    )
     """Replication group ids (Valkey / Redis OSS, cluster mode disabled)."""
     fail_back: bool = False
     """On recover, promote the original primary again (default: leave it where the evacuation
@@ -72,13 +76,6 @@ class CachesConfig(Strict):
     suspend_multi_az: bool = False
     """For a group with Multi-AZ / automatic failover on: switch it off, promote, switch it back
     on, as AWS documents (else such a group is skipped, with the reason)."""
-
-    @field_validator("replication_groups")
-    @classmethod
-    def _unique(cls, groups: list[str]) -> list[str]:
-        if len(set(groups)) != len(groups):
-            raise ValueError("lists the same replication group twice")
-        return groups
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -89,23 +86,6 @@ class CachesObservation:
     groups: Mapping[str, ReplicationGroup | EvacuationError] = field(default_factory=dict)
     zone_ids: Mapping[str, str] | EvacuationError = field(default_factory=dict)
     """AZ name -> ID: ElastiCache reports names."""
-
-
-def _zone_map(gateways: Gateways) -> Mapping[str, str] | EvacuationError:
-    zones = guarded(gateways.ec2.availability_zones)
-    if isinstance(zones, EvacuationError):
-        return zones
-    return {z.name: z.zone_id for z in zones}
-
-
-def _read_groups(
-    gateways: Gateways, ids: list[str]
-) -> dict[str, ReplicationGroup | EvacuationError]:
-    described = guarded(lambda: gateways.of(ElastiCacheGateway).describe_groups(ids))
-    if isinstance(described, EvacuationError):
-        return dict.fromkeys(ids, described)
-    missing = EvacuationError("replication group not found")
-    return {group_id: described.get(group_id, missing) for group_id in ids}
 
 
 # -- plan -----------------------------------------------------------------------------------------
@@ -366,39 +346,11 @@ class PromoteRunner:
         """Converged when the target reads back as the primary, in an AZ other than the impaired
         one, with the failover settings back where azevac switched them off; ElastiCache applies
         both asynchronously (status modifying): until then, pending."""
-        zone_ids = _zone_map(ctx.gateways)
-        if isinstance(zone_ids, EvacuationError):
-            raise zone_ids
-        waiting = {step.resource: step.key for step in steps}
-        verdicts: dict[StepKey, Verified] = {}
-
-        def check() -> Verified:
-            groups = ctx.gateways.of(ElastiCacheGateway).describe_groups(list(waiting))
-            for group_id in list(waiting):
-                key = waiting[group_id]
-                group = groups.get(group_id)
-                if group is None:
-                    verdicts[waiting.pop(group_id)] = Verified(Verdict.DIVERGED, "not found")
-                    continue
-                target = str(afters[key]["primary"])
-                restore = afters[key].get("restore_failover")
-                if isinstance(restore, dict) and not _settings_back(group, restore):
-                    continue
-                if _is_primary(group, target):
-                    where = _az_id(group.primary, zone_ids)
-                    if where == ctx.az_id:
-                        detail = f"{target} is the primary but reads back in {where}"
-                        verdicts[waiting.pop(group_id)] = Verified(Verdict.DIVERGED, detail)
-                    else:
-                        after = {**afters[key], "primary_az": where}
-                        verdicts[waiting.pop(group_id)] = Verified(Verdict.CONVERGED, after=after)
-            return Verified(Verdict.PENDING if waiting else Verdict.CONVERGED)
-
-        ctx.poll(check)
-        return {
-            step.key: verdicts.get(step.key, Verified(Verdict.PENDING, _pending(afters[step.key])))
-            for step in steps
-        }
+        return verify_leader_moves(
+            ctx, steps, afters, role="primary",
+            read=ctx.gateways.of(ElastiCacheGateway).describe_groups,
+            leader=_leader, pending=_pending,
+        )  # fmt: skip
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         section = ctx.config.caches
@@ -459,7 +411,14 @@ class PromoteRunner:
         return Reverted(Outcome.REVERTED, after={"primary": original, "from": current})
 
 
-def _pending(after: Any) -> str:
+def _leader(group: ReplicationGroup, after: Mapping[str, Any], zones: Mapping[str, str]) -> Leader:
+    primary = group.primary
+    restore = after.get("restore_failover")
+    settled = not isinstance(restore, dict) or _settings_back(group, restore)
+    return Leader(primary.cluster_id if primary else None, _az_id(primary, zones), settled)
+
+
+def _pending(after: Mapping[str, Any]) -> str:
     if isinstance(after.get("restore_failover"), dict):
         return (
             f"{after['primary']} promoted; Multi-AZ / automatic failover not back on yet "
@@ -501,7 +460,12 @@ class CachesKind(Kind):
         if config.caches is None:
             return CachesObservation()
         return CachesObservation(
-            _read_groups(gateways, list(config.caches.replication_groups)), _zone_map(gateways)
+            by_key(
+                list(config.caches.replication_groups),
+                gateways.of(ElastiCacheGateway).describe_groups,
+                "replication group not found",
+            ),
+            zone_ids(gateways),
         )
 
     def plan(self, given: PlanInput) -> KindPlan:

@@ -28,12 +28,12 @@ import contextvars
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from evacuation.aws.rds import Cluster, Member, RdsGateway
-from evacuation.config import NonEmptyStr, Strict
+from evacuation.config import NonEmptyStr, Strict, listed_once
 from evacuation.errors import EvacuationError
 from evacuation.kinds.base import (
     Kind,
@@ -45,10 +45,12 @@ from evacuation.kinds.base import (
     Tier,
     failed_step,
     fixed,
+    zone_ids,
 )
+from evacuation.kinds.leaders import Leader, verify_leader_moves
 from evacuation.model import JsonValue, Outcome, Phase, PlannedStep, StepKey, StepKind, StepRecord
-from evacuation.reads import guarded
-from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
+from evacuation.reads import by_key
+from evacuation.steps.base import Failed, Reverted, RunContext, Verified
 
 if TYPE_CHECKING:
     from evacuation.config import Config
@@ -58,18 +60,11 @@ if TYPE_CHECKING:
 
 
 class DatabasesConfig(Strict):
-    clusters: list[NonEmptyStr] = Field(min_length=1)
+    clusters: Annotated[list[NonEmptyStr], listed_once("cluster")] = Field(min_length=1)
     """DB cluster identifiers (Aurora, or RDS Multi-AZ DB clusters)."""
     fail_back: bool = False
     """On recover, fail back to the original writer once it is available (default: leave the
     writer where the evacuation put it: a failover is a short write outage)."""
-
-    @field_validator("clusters")
-    @classmethod
-    def _unique(cls, clusters: list[str]) -> list[str]:
-        if len(set(clusters)) != len(clusters):
-            raise ValueError("lists the same cluster twice")
-        return clusters
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -80,21 +75,6 @@ class DatabasesObservation:
     clusters: Mapping[str, Cluster | EvacuationError] = field(default_factory=dict)
     zone_ids: Mapping[str, str] | EvacuationError = field(default_factory=dict)
     """AZ name -> ID: DescribeDBInstances reports names."""
-
-
-def _zone_map(gateways: Gateways) -> Mapping[str, str] | EvacuationError:
-    zones = guarded(gateways.ec2.availability_zones)
-    if isinstance(zones, EvacuationError):
-        return zones
-    return {z.name: z.zone_id for z in zones}
-
-
-def _read_clusters(gateways: Gateways, ids: list[str]) -> dict[str, Cluster | EvacuationError]:
-    described = guarded(lambda: gateways.of(RdsGateway).describe_clusters(ids))
-    if isinstance(described, EvacuationError):
-        return dict.fromkeys(ids, described)
-    missing = EvacuationError("DB cluster not found")
-    return {cluster_id: described.get(cluster_id, missing) for cluster_id in ids}
 
 
 # -- plan -----------------------------------------------------------------------------------------
@@ -188,6 +168,15 @@ def _cluster_step(
 # -- apply, verify, revert ------------------------------------------------------------------------
 
 
+def _leader(cluster: Cluster, _after: Mapping[str, Any], zones: Mapping[str, str]) -> Leader:
+    writer = cluster.writer
+    return Leader(writer.instance_id if writer else None, _az_id(writer, zones))
+
+
+def _pending(after: Mapping[str, Any]) -> str:
+    return f"FailoverDBCluster accepted; {after['writer']} is not the writer yet"
+
+
 class FailoverRunner:
     """One FailoverDBCluster per cluster (each cluster is its own batch: its own worker)."""
 
@@ -209,44 +198,11 @@ class FailoverRunner:
     ) -> Mapping[StepKey, Verified]:
         """Converged when the target is the cluster's writer and its AZ (read back, name mapped
         to ID) is not the impaired one; a failover takes tens of seconds: else pending."""
-        zone_ids = _zone_map(ctx.gateways)
-        if isinstance(zone_ids, EvacuationError):
-            raise zone_ids
-        waiting = {step.resource: step.key for step in steps}
-        verdicts: dict[StepKey, Verified] = {}
-
-        def check() -> Verified:
-            clusters = ctx.gateways.of(RdsGateway).describe_clusters(list(waiting))
-            for cluster_id in list(waiting):
-                key = waiting[cluster_id]
-                cluster = clusters.get(cluster_id)
-                if cluster is None:
-                    verdicts[waiting.pop(cluster_id)] = Verified(Verdict.DIVERGED, "not found")
-                    continue
-                writer = cluster.writer
-                target = str(afters[key]["writer"])
-                if writer is not None and writer.instance_id == target:
-                    where = _az_id(writer, zone_ids)
-                    if where == ctx.az_id:
-                        detail = f"{target} is the writer but reads back in {where}"
-                        verdicts[waiting.pop(cluster_id)] = Verified(Verdict.DIVERGED, detail)
-                    else:
-                        after = {**afters[key], "writer_az": where}
-                        verdicts[waiting.pop(cluster_id)] = Verified(Verdict.CONVERGED, after=after)
-            return Verified(Verdict.PENDING if waiting else Verdict.CONVERGED)
-
-        ctx.poll(check)
-        return {
-            step.key: verdicts.get(
-                step.key,
-                Verified(
-                    Verdict.PENDING,
-                    f"FailoverDBCluster accepted; {afters[step.key]['writer']} is not the "
-                    "writer yet",
-                ),
-            )
-            for step in steps
-        }
+        return verify_leader_moves(
+            ctx, steps, afters, role="writer",
+            read=ctx.gateways.of(RdsGateway).describe_clusters,
+            leader=_leader, pending=_pending,
+        )  # fmt: skip
 
     def revert(self, ctx: RunContext, records: Sequence[StepRecord]) -> Mapping[StepKey, Reverted]:
         section = ctx.config.databases
@@ -322,8 +278,10 @@ class DatabasesKind(Kind):
             return DatabasesObservation()
         ids = list(config.databases.clusters)
         with ThreadPoolExecutor(1, thread_name_prefix="observe") as pool:
-            zones = pool.submit(contextvars.copy_context().run, _zone_map, gateways)
-            clusters = _read_clusters(gateways, ids)
+            zones = pool.submit(contextvars.copy_context().run, zone_ids, gateways)
+            clusters = by_key(
+                ids, gateways.of(RdsGateway).describe_clusters, "DB cluster not found"
+            )
             return DatabasesObservation(clusters, zones.result())
 
     def plan(self, given: PlanInput) -> KindPlan:

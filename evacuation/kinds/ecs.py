@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import structlog
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
 from evacuation.aws.ecs import EcsGateway, Service
-from evacuation.config import Strict
+from evacuation.config import Strict, listed_once
 from evacuation.errors import EvacuationError
 from evacuation.kinds.base import (
     CapacityCheck,
@@ -69,7 +69,7 @@ from evacuation.model import (
     StepKind,
     StepRecord,
 )
-from evacuation.reads import guarded
+from evacuation.reads import by_key, guarded
 from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
 
 if TYPE_CHECKING:
@@ -87,17 +87,10 @@ DISABLED = "DISABLED"
 
 
 class EcsConfig(Strict):
-    services: list[ServiceRef] = Field(min_length=1)
+    services: Annotated[list[ServiceRef], listed_once("service")] = Field(min_length=1)
     """`<cluster name>/<service name>` of services on awsvpc networking."""
     disable_rebalancing: bool = True
     """Turn availabilityZoneRebalancing DISABLED while the AZ is out (restored on recover)."""
-
-    @field_validator("services")
-    @classmethod
-    def _unique(cls, services: list[str]) -> list[str]:
-        if len(set(services)) != len(services):
-            raise ValueError("lists the same service twice")
-        return services
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -110,11 +103,9 @@ class EcsObservation:
 
 
 def _read(gateways: Gateways, refs: list[str]) -> EcsObservation:
-    described = guarded(lambda: gateways.of(EcsGateway).describe_services(refs))
-    if isinstance(described, EvacuationError):
-        return EcsObservation(dict.fromkeys(refs, described))
-    missing = EvacuationError("ECS service not found (or INACTIVE)")
-    services = {ref: described.get(ref, missing) for ref in refs}
+    services = by_key(
+        refs, gateways.of(EcsGateway).describe_services, "ECS service not found (or INACTIVE)"
+    )
     subnets = {s for svc in services.values() if isinstance(svc, Service) for s in svc.subnets}
     subnet_az = guarded(lambda: gateways.ec2.subnet_zone_ids(subnets)) if subnets else {}
     return EcsObservation(services, subnet_az)

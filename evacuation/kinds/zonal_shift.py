@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import structlog
 from pydantic import Field, field_validator
@@ -28,7 +28,7 @@ from evacuation.aws.zonal_shift import (
     ManagedResource,
     ShiftConflictError,
 )
-from evacuation.config import ExpiresIn, NonEmptyStr, Strict
+from evacuation.config import ExpiresIn, NonEmptyStr, Strict, listed_once
 from evacuation.errors import EvacuationError, StepFailedError
 from evacuation.kinds.base import (
     Kind,
@@ -70,7 +70,7 @@ ZONAL_SHIFT_ARN = re.compile(
 
 
 class ZonalShiftConfig(Strict):
-    resources: list[NonEmptyStr] = Field(min_length=1)
+    resources: Annotated[list[NonEmptyStr], listed_once("resource")] = Field(min_length=1)
     expires_in: ExpiresIn = "6h"
 
     @field_validator("resources")
@@ -79,8 +79,6 @@ class ZonalShiftConfig(Strict):
         for arn in resources:
             if not ZONAL_SHIFT_ARN.match(arn):
                 raise ValueError(f"{arn!r} is not an ALB, NLB, Auto Scaling group or EKS ARN")
-        if len(set(resources)) != len(resources):
-            raise ValueError("lists the same resource twice")
         return resources
 
 

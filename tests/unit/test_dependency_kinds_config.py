@@ -40,7 +40,10 @@ def test_both_sections_load_and_name_their_azs() -> None:
     ("section", "message"),
     [
         ({"caches": {"replication_groups": []}}, "caches.replication_groups"),
-        ({"caches": {"replication_groups": ["a", "a"]}}, "same replication group twice"),
+        ({"caches": {"replication_groups": ["a", "b", "a"]}}, "same replication group twice: a"),
+        ({"databases": {"clusters": ["db-1", "db-1"]}}, "same cluster twice: db-1"),
+        ({"ecs": {"services": ["c/s", "c/s"]}}, "same service twice: c/s"),
+        ({"caches": {"replication_groups": ["a"], "suspend_multi_az": "yes"}}, "bool"),
         ({"caches": {"replication_groups": ["a"], "test_failover": True}}, "unknown key"),
         (
             {
