@@ -82,6 +82,9 @@ class StepSpec:
     """The recovery stage that reverts it."""
     group: Callable[[StepKey], str] = str
     """Records that share a group are reverted by one worker, in reverse order of application."""
+    independent: bool = False
+    """Each step of a batch stands alone (no call applies two): a large batch is recorded and
+    applied chunk by chunk (executor.WRITE_AHEAD_CHUNK)."""
 
 
 def fixed(value: Any) -> Callable[[Any], Any]:

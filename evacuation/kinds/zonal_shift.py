@@ -523,6 +523,7 @@ class ZonalShiftKind(Kind):
             lane="arc-zonal-shift",
             tier=_tier,
             stage=_stage,
+            independent=True,
         ),
     )
     permissions = (
