@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.world import create_az_alarms
 from evacuation.emulator.zonal_shift import ZonalShiftFake
 
@@ -36,7 +37,9 @@ class FleetSpec:
     ecs_services: int = 0
     """Fargate services on awsvpc over the three subnets: every one loses use1-az1's subnet."""
     cache_groups: int = 0
-    """ElastiCache replication groups: see `build_cache_groups` (a hook, not built yet)."""
+    """ElastiCache replication groups (cluster mode disabled), primary in use1-az1, replicas in
+    the other two AZs: every one is moved. Every other group runs Multi-AZ, moved by AWS's
+    procedure (Multi-AZ off, promote, back on: `caches.suspend_multi_az`)."""
 
     @property
     def record_sets(self) -> int:
@@ -54,7 +57,15 @@ class FleetSpec:
             + self.groups
             + self.db_clusters
             + self.ecs_services
+            + self.cache_groups
         )
+
+    @property
+    def multi_az_cache_groups(self) -> int:
+        return len(self.cache_group_ids()[::2])
+
+    def cache_group_ids(self) -> list[str]:
+        return [f"{WORKLOAD}-cache-{i:03d}" for i in range(self.cache_groups)]
 
     def resource_arns(self) -> list[str]:
         return [
@@ -108,6 +119,20 @@ def register_resources(fake: ZonalShiftFake, spec: FleetSpec) -> None:
     """The fleet's load balancers, as ARC's managed resources."""
     for arn in spec.resource_arns():
         fake.register_resource(arn, AZ_IDS)
+
+
+def register_cache_groups(fake: ElastiCacheFake, spec: FleetSpec) -> None:
+    """The fleet's cache groups, in the measured process's ElastiCache fake (moto's ElastiCache
+    cannot move a primary): primary in us-east-1b (use1-az1), replicas in 1a and 1c; every other
+    group Multi-AZ with automatic failover."""
+    multi_az = set(spec.cache_group_ids()[::2])
+    for group_id in spec.cache_group_ids():
+        fake.create_replication_group(
+            group_id,
+            [(f"{group_id}-{n}", zone) for n, zone in enumerate(("us-east-1b", *AZ_NAMES[::2]))],
+            automatic_failover=group_id in multi_az,
+            multi_az=group_id in multi_az,
+        )
 
 
 def build_fleet(session: boto3.Session, spec: FleetSpec) -> dict[str, Any]:
@@ -257,12 +282,11 @@ def build_ecs_services(
 
 
 def build_cache_groups(session: boto3.Session, spec: FleetSpec) -> dict[str, Any]:
-    """HOOK (issue 15 §4): `spec.cache_groups` ElastiCache replication groups. The ElastiCache
-    kind (`caches.replication_groups`) is built on another branch; until it is registered in
-    evacuation.kinds.KINDS, this creates nothing and the fleet has no cache groups (the lower
-    bound counts none either). When it lands: create the groups here (primary in use1-az1,
-    through its emulator fake) and return {"caches": {"replication_groups": [...]}}."""
-    return {}
+    """The config of the fleet's cache groups; the groups themselves live in the measured
+    process's fake (`register_cache_groups`), since moto's ElastiCache changes no primary."""
+    if not spec.cache_groups:
+        return {}
+    return {"caches": {"replication_groups": spec.cache_group_ids(), "suspend_multi_az": True}}
 
 
 def pages(items: int, page_size: int) -> int:

@@ -15,12 +15,17 @@ Scaling (DescribeAutoScalingGroups at 100 names a page, two mutations per group)
 DescribeServices per 10 services of a cluster, one UpdateService per service, read back once
 more at steady state) side by side, each against its own bucket.
 
+The dependencies tier moves cache primaries beside the DB writers (their own lane and bucket):
+one DescribeReplicationGroups per 100 groups and one promotion per group; a Multi-AZ group
+(every other one in the fleets) adds AWS's two failover-setting changes around its promotion,
+each read back before the next, so the tier takes four more rounds when the fleet has one.
+
 Rates modelled (evacuation.config.DEFAULT_RATE_LIMITS): RDS 300 burst, 12 per second ("By
 default, you can make up to 300 requests in a burst and a sustained 12 requests per second",
 https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-api-throttling.html); ECS 50 burst
 (the cluster-read bucket of the example in
 https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html), 5 per second
-(assumed). ElastiCache: no cache groups yet (benchmarks.fleets.build_cache_groups).
+(assumed). ElastiCache: 50 burst, 5 per second (assumed: AWS publishes no figures).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from evacuation.config import RateLimit
 
 DATA_PLANE_ROUNDS = 3
 CONTROL_PLANE_ROUNDS = 2
+MULTI_AZ_ROUNDS = 4
+"""Multi-AZ off, read it back, (promote,) read the primary back, Multi-AZ on."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,14 @@ def lower_bound(spec: FleetSpec, latency: float, limits: Mapping[str, RateLimit]
         "autoscaling": pages(spec.groups, 100) + 2 * spec.groups,
         "rds": (2 * pages(spec.db_clusters, 100) + spec.db_clusters) if spec.db_clusters else 0,
         "ecs": ecs_reads + spec.ecs_services,
+        "elasticache": (
+            pages(spec.cache_groups, 100)
+            + spec.cache_groups
+            + 2 * spec.multi_az_cache_groups
+            + 2 * spec.multi_az_cache_groups  # each setting change read back before the next
+        )
+        if spec.cache_groups
+        else 0,
     }
     data_wait = max(
         _bucket_wait(calls["arc-zonal-shift"], limits.get("arc-zonal-shift")),
@@ -67,9 +82,11 @@ def lower_bound(spec: FleetSpec, latency: float, limits: Mapping[str, RateLimit]
     )
     mitigate = DATA_PLANE_ROUNDS * latency + data_wait
     elapsed = mitigate
-    if spec.db_clusters:  # the dependencies tier, before any capacity change
-        elapsed += CONTROL_PLANE_ROUNDS * latency + _bucket_wait(
-            calls["rds"], limits.get("rds"), elapsed
+    if spec.db_clusters or spec.cache_groups:  # the dependencies tier, before any capacity
+        rounds = CONTROL_PLANE_ROUNDS + (MULTI_AZ_ROUNDS if spec.multi_az_cache_groups else 0)
+        elapsed += rounds * latency + max(
+            _bucket_wait(calls["rds"], limits.get("rds"), elapsed),
+            _bucket_wait(calls["elasticache"], limits.get("elasticache"), elapsed),
         )
     capacity_wait = max(
         _bucket_wait(calls["autoscaling"], limits.get("autoscaling"), elapsed),

@@ -53,6 +53,37 @@ def before_first_mutation(
     return {"seconds": None, "calls": calls}
 
 
+def mutations_at(
+    timeline: list[tuple[float, str, str]], started: float, services: frozenset[str]
+) -> dict[str, list[float]]:
+    """When each of these services' mutations was sent: where the data plane's time goes."""
+    from evacuation.emulator.faults import is_mutation  # noqa: PLC0415
+
+    return {
+        service: [
+            round(at - started, 3) for at, s, op in timeline if s == service and is_mutation(op)
+        ]
+        for service in sorted(services)
+    }
+
+
+def install_fakes(session: Any, spec: Any) -> None:
+    """What moto lacks, in this process (the fakes' state lives here): ARC zonal shift with the
+    fleet's load balancers, ECS deployments, ElastiCache with the fleet's cache groups."""
+    from benchmarks.fleets import register_cache_groups, register_resources  # noqa: PLC0415
+    from evacuation.emulator.ecs import EcsDeployments  # noqa: PLC0415
+    from evacuation.emulator.elasticache import ElastiCacheFake  # noqa: PLC0415
+    from evacuation.emulator.zonal_shift import ZonalShiftFake  # noqa: PLC0415
+
+    fake = ZonalShiftFake()
+    fake.install(session)
+    register_resources(fake, spec)
+    EcsDeployments().install(session)
+    cache = ElastiCacheFake()
+    cache.install(session)
+    register_cache_groups(cache, spec)
+
+
 def peak_rss_mb() -> float:
     """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the
     parent across fork and exec, so it would report the moto server's memory."""
@@ -90,12 +121,10 @@ def main() -> int:
     import boto3  # noqa: PLC0415 - after argument parsing: keep `--help` instant
 
     from benchmarks.baseline import SequentialRuntime  # noqa: PLC0415
-    from benchmarks.fleets import FLEETS, WORKLOAD, register_resources  # noqa: PLC0415
+    from benchmarks.fleets import FLEETS, WORKLOAD  # noqa: PLC0415
     from evacuation import runtime  # noqa: PLC0415
     from evacuation.config import DEFAULT_RATE_LIMITS  # noqa: PLC0415
-    from evacuation.emulator.ecs import EcsDeployments  # noqa: PLC0415
     from evacuation.emulator.latency import SimulatedAws  # noqa: PLC0415
-    from evacuation.emulator.zonal_shift import ZonalShiftFake  # noqa: PLC0415
     from evacuation.runtime import Runtime  # noqa: PLC0415
     from evacuation.settings import Settings  # noqa: PLC0415
     from handlers import alarm  # noqa: PLC0415
@@ -103,11 +132,8 @@ def main() -> int:
     spec = FLEETS[args.fleet]
     session = boto3.Session(region_name="us-east-1")
     aws = SimulatedAws(args.latency, DEFAULT_RATE_LIMITS)
-    fake = ZonalShiftFake()
     aws.install(session)
-    fake.install(session)
-    EcsDeployments().install(session)
-    register_resources(fake, spec)
+    install_fakes(session, spec)
     settings = Settings.from_env()
     rt = (
         SequentialRuntime(settings, session)
@@ -119,7 +145,9 @@ def main() -> int:
 
     data_plane = frozenset({"arc-zonal-shift", "route53"})
     # The workload's AWS APIs; the state table (DynamoDB) and SNS are counted apart.
-    workload = frozenset({*data_plane, "autoscaling", "ec2", "cloudwatch", "rds", "ecs"})
+    workload = frozenset(
+        {*data_plane, "autoscaling", "ec2", "cloudwatch", "rds", "ecs", "elasticache"}
+    )
     # The handler re-reads the alarm's state before acting: it is in ALARM, as in a real event.
     session.client("cloudwatch").set_alarm_state(
         AlarmName=name, StateValue="ALARM", StateReason="benchmark"
@@ -147,6 +175,7 @@ def main() -> int:
         "before_first_data_plane_mutation": before_first_mutation(
             aws.timeline, started, data_plane
         ),
+        "data_plane_mutations_at": mutations_at(aws.timeline, started, data_plane),
         "step_counts": answer.get("step_counts", {}),
         "not_converged": [
             s for s in answer.get("steps", []) if s["outcome"] in ("failed", "pending")

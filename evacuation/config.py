@@ -138,12 +138,16 @@ class RateLimit(Strict):
 # example gives cluster reads a 50-token bucket. We model one ECS bucket of 50 refilling at 5/s,
 # an assumption below any read figure, since UpdateService (a service modification) is the call
 # that matters; set your account's figures in `execution.rate_limits`.
+# ElastiCache: no published figures (its API reference names a throttling fault,
+# APICallRateForCustomerExceeded, for TestFailover only, which azevac never calls); we assume
+# ECS's 50 refilling at 5/s.
 DEFAULT_RATE_LIMITS: Mapping[str, RateLimit] = {
     "route53": RateLimit(burst=50, per_second=10),
     "arc-zonal-shift": RateLimit(burst=50, per_second=10),
     "autoscaling": RateLimit(burst=100, per_second=20),
     "rds": RateLimit(burst=300, per_second=12),
     "ecs": RateLimit(burst=50, per_second=5),
+    "elasticache": RateLimit(burst=50, per_second=5),
 }
 
 
