@@ -34,6 +34,8 @@ class StepKind(StrEnum):
     """A group defined by AvailabilityZones / AvailabilityZoneIds instead of subnets."""
     DB_FAILOVER = "db_failover"
     """A DB cluster's writer moved out of the AZ (evacuation/kinds/databases.py)."""
+    DB_INSTANCE_FAILOVER = "db_instance_failover"
+    """A Multi-AZ DB instance's primary moved to its standby (evacuation/kinds/databases.py)."""
     CACHE_PRIMARY = "cache_primary"
     """An ElastiCache replication group's primary moved out of the AZ (kinds/caches.py)."""
     ROUTING_CONTROL = "routing_control"

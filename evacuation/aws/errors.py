@@ -48,6 +48,9 @@ RETRYABLE_CODES = frozenset(
         # RDS during a failover or a modification: retry later (aws-facts §7.2)
         "InvalidDBClusterStateFault",
         "InvalidDBInstanceStateFault",
+        # ... whose code on the wire is InvalidDBInstanceState (the fault's error code in the
+        # botocore model; the Fault spelling above never matched)
+        "InvalidDBInstanceState",
         # ElastiCache while a group is modifying (a promotion under way): retry later
         "InvalidReplicationGroupState",
         # an ARC cluster endpoint in maintenance: the next endpoint, then retry (aws-facts §7)
@@ -56,6 +59,21 @@ RETRYABLE_CODES = frozenset(
         "UpdateInProgressException",
     }
 )
+
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+    }
+)
+"""Refusals before the service acted: the one kind of error a call that is not idempotent may
+retry (`once_unless_throttled`)."""
 
 CONNECTION_ERRORS = (
     EndpointConnectionError,
@@ -82,6 +100,22 @@ class RetryableAwsError(RetryableError):
 
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def once_unless_throttled(fn: Callable[[], T], what: str, why: str) -> Callable[[], T]:
+    """`fn` for a Caller, retried only when throttled: for a call that is not idempotent, whose
+    error or lost answer may hide that it took effect (`why` says what a second one would do).
+    Any other failure is raised permanent, for the caller to read back what happened."""
+
+    def attempt() -> T:
+        try:
+            return translate(fn, what)
+        except RetryableAwsError as exc:
+            if exc.code in THROTTLING_CODES:
+                raise
+            raise AwsApiError(f"{exc} (not retried: {why})", exc.code, 0, {}) from exc
+
+    return attempt
 
 
 def translate(fn: Callable[[], T], what: str) -> T:

@@ -1,5 +1,5 @@
 """Amazon RDS: read Aurora / Multi-AZ DB clusters with their members' AZs; fail a cluster over
-to a chosen instance."""
+to a chosen instance; read Multi-AZ DB instances and fail one over to its standby."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.errors import once_unless_throttled
 
 FILTER_VALUES = 100
 """DescribeDBClusters / DescribeDBInstances take at most this many filter values (inferred from
@@ -41,6 +42,23 @@ class Cluster:
         return next((m for m in self.members if m.writer), None)
 
 
+@dataclass(frozen=True)
+class Instance:
+    """An RDS DB instance outside any cluster (Multi-AZ: one primary, one standby)."""
+
+    instance_id: str
+    status: str
+    multi_az: bool
+    az: str
+    """AvailabilityZone: the primary's zone *name*."""
+    secondary_az: str | None
+    """SecondaryAvailabilityZone: the standby's zone name (Multi-AZ only)."""
+
+    @property
+    def available(self) -> bool:
+        return self.status == "available"
+
+
 class RdsGateway:
     """rds calls, each translated and retried through `call`."""
 
@@ -62,6 +80,40 @@ class RdsGateway:
             for raw in clusters:
                 found[raw["DBClusterIdentifier"]] = _cluster(raw, by_id)
         return found
+
+    def describe_instances(self, instance_ids: Iterable[str]) -> Mapping[str, Instance]:
+        """The named DB instances that exist, by id: per batch one DescribeDBInstances filtered
+        by db-instance-id, paginated."""
+        wanted = list(dict.fromkeys(instance_ids))
+        found: dict[str, Instance] = {}
+        for start in range(0, len(wanted), FILTER_VALUES):
+            flt = [{"Name": "db-instance-id", "Values": wanted[start : start + FILTER_VALUES]}]
+            for raw in self._pages("rds.DescribeDBInstances", "DBInstances", Filters=flt):
+                found[raw["DBInstanceIdentifier"]] = Instance(
+                    raw["DBInstanceIdentifier"],
+                    str(raw.get("DBInstanceStatus", "unknown")),
+                    bool(raw.get("MultiAZ")),
+                    str(raw.get("AvailabilityZone", "")),
+                    raw.get("SecondaryAvailabilityZone"),
+                )
+        return found
+
+    def reboot_with_failover(self, instance_id: str) -> None:
+        """RebootDBInstance with ForceFailover: "the reboot is conducted through a Multi-AZ
+        failover" to the standby, wherever RDS placed it: the call takes no target
+        (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html)."""
+        rds = self._clients.rds()
+        what = "rds.RebootDBInstance"
+        self._call(
+            what,
+            once_unless_throttled(
+                lambda: rds.reboot_db_instance(
+                    DBInstanceIdentifier=instance_id, ForceFailover=True
+                ),
+                what,
+                "a second forced failover would move the primary back",
+            ),
+        )
 
     def _pages(self, what: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         rds = self._clients.rds()

@@ -16,10 +16,16 @@ from `DescribeDBClusters` (`DBClusterMembers[].IsClusterWriter`) and its AZ from
   back to the original writer once that instance is available again (until then the evacuation
   stays RECOVERING and the reconciler carries on), and only while the writer is still the one
   azevac chose (someone who moved it since is left alone).
-- Not automated: RDS Multi-AZ DB *instances* (one standby) fail over with
-  `RebootDBInstance(ForceFailover=true)`, which takes no target: the standby's AZ is whatever
-  RDS chose (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html).
-  See README "Databases".
+- RDS Multi-AZ DB *instances* (`instances`: one primary, one standby) whose primary is in the
+  impaired AZ fail over with `RebootDBInstance(ForceFailover=true)`
+  (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RebootDBInstance.html). Its
+  limits: it takes no target (the new primary is wherever RDS placed the standby,
+  `SecondaryAvailabilityZone`, which azevac reads and reports beforehand); it is a reboot (a
+  write outage typically of one to two minutes, "Failover times are typically 60-120 seconds",
+  https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.MultiAZSingleStandby.html);
+  and it is not idempotent (a second one moves the primary back), so it is never retried after
+  an error or a lost answer but read back instead. An instance that is not Multi-AZ has no
+  standby: skipped, with the reason, and readiness says so beforehand.
 """
 
 from __future__ import annotations
@@ -30,9 +36,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from evacuation.aws.rds import Cluster, Member, RdsGateway
+from evacuation.aws.rds import Cluster, Instance, Member, RdsGateway
 from evacuation.config import NonEmptyStr, Strict, listed_once
 from evacuation.errors import EvacuationError
 from evacuation.kinds.base import (
@@ -47,6 +53,8 @@ from evacuation.kinds.base import (
     fixed,
     zone_ids,
 )
+from evacuation.kinds.db_instances import InstanceFailoverRunner, instance_step
+from evacuation.kinds.db_instances import readiness as instance_readiness
 from evacuation.kinds.leaders import Leader, verify_leader_moves
 from evacuation.model import JsonValue, Outcome, Phase, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.reads import by_key
@@ -60,11 +68,21 @@ if TYPE_CHECKING:
 
 
 class DatabasesConfig(Strict):
-    clusters: Annotated[list[NonEmptyStr], listed_once("cluster")] = Field(min_length=1)
+    clusters: Annotated[list[NonEmptyStr], listed_once("cluster")] = Field(default_factory=list)
     """DB cluster identifiers (Aurora, or RDS Multi-AZ DB clusters)."""
+    instances: Annotated[list[NonEmptyStr], listed_once("DB instance")] = Field(
+        default_factory=list
+    )
+    """RDS Multi-AZ DB instance identifiers (one standby; not members of a cluster)."""
     fail_back: bool = False
     """On recover, fail back to the original writer once it is available (default: leave the
     writer where the evacuation put it: a failover is a short write outage)."""
+
+    @model_validator(mode="after")
+    def _names_something(self) -> DatabasesConfig:
+        if not self.clusters and not self.instances:
+            raise ValueError("names no clusters and no instances")
+        return self
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -75,6 +93,7 @@ class DatabasesObservation:
     clusters: Mapping[str, Cluster | EvacuationError] = field(default_factory=dict)
     zone_ids: Mapping[str, str] | EvacuationError = field(default_factory=dict)
     """AZ name -> ID: DescribeDBInstances reports names."""
+    instances: Mapping[str, Instance | EvacuationError] = field(default_factory=dict)
 
 
 # -- plan -----------------------------------------------------------------------------------------
@@ -260,6 +279,14 @@ class DatabasesKind(Kind):
             tier=fixed(Tier.DEPENDENCIES),
             stage=fixed(Stage.DEPENDENCIES),
         ),
+        StepSpec(
+            StepKind.DB_INSTANCE_FAILOVER,
+            Phase.CONTROL_PLANE,
+            InstanceFailoverRunner(),
+            lane="rds",
+            tier=fixed(Tier.DEPENDENCIES),
+            stage=fixed(Stage.DEPENDENCIES),
+        ),
     )
     permissions = (
         Permission(
@@ -267,6 +294,7 @@ class DatabasesKind(Kind):
             ("rds:DescribeDBClusters", "rds:DescribeDBInstances", "ec2:DescribeAvailabilityZones"),
         ),
         Permission("FailoverOurDatabaseClusters", ("rds:FailoverDBCluster",)),
+        Permission("FailoverOurDatabaseInstances", ("rds:RebootDBInstance",)),
     )
 
     def part(self, observation: Observation) -> DatabasesObservation:
@@ -276,13 +304,20 @@ class DatabasesKind(Kind):
     def read(self, config: Config, gateways: Gateways) -> DatabasesObservation:
         if config.databases is None:
             return DatabasesObservation()
-        ids = list(config.databases.clusters)
-        with ThreadPoolExecutor(1, thread_name_prefix="observe") as pool:
+        section = config.databases
+        rds = gateways.of(RdsGateway)
+        with ThreadPoolExecutor(2, thread_name_prefix="observe") as pool:
             zones = pool.submit(contextvars.copy_context().run, zone_ids, gateways)
-            clusters = by_key(
-                ids, gateways.of(RdsGateway).describe_clusters, "DB cluster not found"
+            instances = pool.submit(
+                contextvars.copy_context().run,
+                by_key, list(section.instances), rds.describe_instances, "DB instance not found",
+            )  # fmt: skip
+            clusters = (
+                by_key(list(section.clusters), rds.describe_clusters, "DB cluster not found")
+                if section.clusters
+                else {}
             )
-            return DatabasesObservation(clusters, zones.result())
+            return DatabasesObservation(clusters, zones.result(), instances.result())
 
     def plan(self, given: PlanInput) -> KindPlan:
         section = given.config.databases
@@ -298,6 +333,16 @@ class DatabasesKind(Kind):
                 given.touched.get(StepKey(StepKind.DB_FAILOVER, cluster_id)),
             )
             for cluster_id in section.clusters
+        ]
+        steps += [
+            instance_step(
+                instance_id,
+                part.instances[instance_id],
+                part.zone_ids,
+                given.az_id,
+                given.touched.get(StepKey(StepKind.DB_INSTANCE_FAILOVER, instance_id)),
+            )
+            for instance_id in section.instances
         ]
         return KindPlan(steps)
 
@@ -316,6 +361,8 @@ class DatabasesKind(Kind):
                     f"its writer is: evacuating {writer_az} cannot move the writer (add a "
                     "reader in another AZ)"
                 )
+        for instance_id, instance in part.instances.items():
+            problems += instance_readiness(instance_id, instance)
         return problems
 
     # No az_ids: a database AZ serves no traffic of its own; the AZs the workload is in are
