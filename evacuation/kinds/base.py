@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from evacuation.errors import EvacuationError
 from evacuation.model import Evacuation, Phase, PlannedStep, StepKey, StepKind, StepRecord
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from evacuation.config import Config
     from evacuation.observe import Gateways, Observation
     from evacuation.steps.base import RunContext, StepRunner
+
+R = TypeVar("R")
 
 
 class Tier(IntEnum):
@@ -216,6 +218,22 @@ def zone_ids(gateways: Gateways) -> Mapping[str, str] | EvacuationError:
         return gateways.ec2.zone_ids_by_name()
     except EvacuationError as exc:
         return exc
+
+
+def readable(
+    key: StepKey,
+    what: str,
+    observed: R | EvacuationError,
+    zones: Mapping[str, str] | EvacuationError,
+) -> tuple[R, Mapping[str, str]] | PlannedStep:
+    """The resource and the zone map as read, or the failed step of a resource (`what`, as a
+    human names it) whose read or the zone map's failed."""
+    if isinstance(observed, EvacuationError):
+        return failed_step(key, EvacuationError(f"{what}: {observed}"), str(key))
+    if isinstance(zones, EvacuationError):
+        error = EvacuationError(f"{what}: cannot map AZ names to IDs: {zones}")
+        return failed_step(key, error, str(key))
+    return observed, zones
 
 
 def failed_step(key: StepKey, error: EvacuationError, group: str) -> PlannedStep:

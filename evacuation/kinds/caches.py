@@ -47,6 +47,7 @@ from evacuation.kinds.base import (
     Tier,
     failed_step,
     fixed,
+    readable,
     zone_ids,
 )
 from evacuation.kinds.leaders import Leader, verify_leader_moves
@@ -160,15 +161,10 @@ def _group_step(
     suspend: bool,
 ) -> PlannedStep:
     key = StepKey(StepKind.CACHE_PRIMARY, group_id)
-    if isinstance(observed, EvacuationError):
-        return failed_step(
-            key, EvacuationError(f"replication group {group_id}: {observed}"), str(key)
-        )
-    if isinstance(zone_ids, EvacuationError):
-        error = EvacuationError(
-            f"replication group {group_id}: cannot map AZ names to IDs: {zone_ids}"
-        )
-        return failed_step(key, error, str(key))
+    read = readable(key, f"replication group {group_id}", observed, zone_ids)
+    if isinstance(read, PlannedStep):
+        return read
+    observed, zone_ids = read
     current = _image(observed, zone_ids)
     after = recorded.after if recorded is not None else None
     if isinstance(after, dict) and after.get("primary"):

@@ -51,6 +51,7 @@ from evacuation.kinds.base import (
     Tier,
     failed_step,
     fixed,
+    readable,
     zone_ids,
 )
 from evacuation.kinds.db_instances import InstanceFailoverRunner, instance_step
@@ -148,11 +149,10 @@ def _cluster_step(
     recorded: StepRecord | None,
 ) -> PlannedStep:
     key = StepKey(StepKind.DB_FAILOVER, cluster_id)
-    if isinstance(observed, EvacuationError):
-        return failed_step(key, EvacuationError(f"DB cluster {cluster_id}: {observed}"), str(key))
-    if isinstance(zone_ids, EvacuationError):
-        error = EvacuationError(f"DB cluster {cluster_id}: cannot map AZ names to IDs: {zone_ids}")
-        return failed_step(key, error, str(key))
+    read = readable(key, f"DB cluster {cluster_id}", observed, zone_ids)
+    if isinstance(read, PlannedStep):
+        return read
+    observed, zone_ids = read
     current = _image(observed, zone_ids)
     writer = observed.writer
     if writer is None:

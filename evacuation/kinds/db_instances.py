@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from evacuation.aws.rds import Instance, RdsGateway
 from evacuation.errors import EvacuationError
-from evacuation.kinds.base import failed_step, zone_ids
+from evacuation.kinds.base import readable, zone_ids
 from evacuation.model import JsonValue, Outcome, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
 
@@ -51,11 +51,10 @@ def instance_step(
     recorded: StepRecord | None,
 ) -> PlannedStep:
     key = StepKey(StepKind.DB_INSTANCE_FAILOVER, instance_id)
-    if isinstance(observed, EvacuationError):
-        return failed_step(key, EvacuationError(f"DB instance {instance_id}: {observed}"), str(key))
-    if isinstance(zones, EvacuationError):
-        error = EvacuationError(f"DB instance {instance_id}: cannot map AZ names to IDs: {zones}")
-        return failed_step(key, error, str(key))
+    read = readable(key, f"DB instance {instance_id}", observed, zones)
+    if isinstance(read, PlannedStep):
+        return read
+    observed, zones = read
     current = image(observed, zones)
     after = recorded.after if recorded is not None else None
     if isinstance(after, dict) and after.get("from_az"):

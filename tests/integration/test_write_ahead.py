@@ -22,6 +22,17 @@ from tests.support.faults import FaultInjector, SimulatedCrash
 SHIFTS = 3 * WRITE_AHEAD_CHUNK + 5
 
 
+def _load_balancers(fake: ZonalShiftFake, world: World) -> list[str]:
+    """SHIFTS load balancers registered with ARC, in the world's AZs."""
+    arns = [
+        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb-{i:03d}/{i:016x}"
+        for i in range(SHIFTS)
+    ]
+    for arn in arns:
+        fake.register_resource(arn, world.az_ids)
+    return arns
+
+
 class Journal:
     """One ordered list of what happened: records written and shifts started."""
 
@@ -53,12 +64,7 @@ def test_each_shift_is_recorded_before_it_starts_and_the_first_does_not_wait_for
     world: World, fake: ZonalShiftFake, session: boto3.Session,
     make_controller: ControllerFactory,
 ) -> None:  # fmt: skip
-    arns = [
-        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb-{i:03d}/{i:016x}"
-        for i in range(SHIFTS)
-    ]
-    for arn in arns:
-        fake.register_resource(arn, world.az_ids)
+    arns = _load_balancers(fake, world)
     journal = Journal()
 
     def started(params: dict[str, Any], model: Any, **_: Any) -> None:
@@ -90,12 +96,7 @@ def test_a_crash_inside_a_chunked_batch_resumes_with_one_shift_each_and_recovers
     world: World, fake: ZonalShiftFake, faults: FaultInjector,
     make_controller: ControllerFactory, mutation: int,
 ) -> None:  # fmt: skip
-    arns = [
-        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/lb-{i:03d}/{i:016x}"
-        for i in range(SHIFTS)
-    ]
-    for arn in arns:
-        fake.register_resource(arn, world.az_ids)
+    arns = _load_balancers(fake, world)
     config = world.config(zonal_shift={"resources": arns, "expires_in": "6h"})
 
     # Given the controller dies just after the n-th mutation, mid-batch
