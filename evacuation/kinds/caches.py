@@ -257,17 +257,14 @@ def move_primary(
     settings back. Idempotent: it carries on from wherever an earlier run stopped. A promotion
     that fails after the settings were switched off switches them back on before it raises."""
     gateway = ctx.gateways.of(ElastiCacheGateway)
+    if restore is None:
+        gateway.promote(group_id, target)  # accepted: verify reads it back
+        return
     group = _one(ctx, group_id)
     if group.status == "modifying":  # an earlier run's change, still under way
         group = _wait(ctx, group_id, lambda g: g.status == "available", "it to be available")
-    primary = group.primary
-    if primary is None or primary.cluster_id != target:
+    if not _is_primary(group, target):
         if group.failover_on:
-            if restore is None:
-                raise EvacuationError(
-                    f"replication group {group_id}: Multi-AZ / automatic failover was switched on "
-                    "since azevac planned the promotion; AWS refuses it now"
-                )
             gateway.set_failover(group_id, automatic_failover=False, multi_az=False)
             _wait(
                 ctx, group_id, lambda g: not g.failover_on and g.status == "available",
@@ -275,17 +272,16 @@ def move_primary(
             )  # fmt: skip
         try:
             gateway.promote(group_id, target)
-            if restore is None:
-                return
-            _wait(
-                ctx, group_id, lambda g: _is_primary(g, target) and g.status == "available",
-                f"{target} to be the primary",
-            )  # fmt: skip
         except EvacuationError as exc:
-            if restore is not None:
-                _put_back(ctx, group_id, restore, cause=exc)
+            _put_back(ctx, group_id, restore, cause=exc)
             raise
-    if restore is not None and not _settings_back(_one(ctx, group_id), restore):
+        # A timeout here leaves the promotion under way: the next run waits for it, then puts
+        # the settings back (the group refuses any change while it is modifying).
+        _wait(
+            ctx, group_id, lambda g: _is_primary(g, target) and g.status == "available",
+            f"{target} to be the primary",
+        )  # fmt: skip
+    if not _settings_back(_one(ctx, group_id), restore):
         _put_back(ctx, group_id, restore)
 
 
