@@ -379,6 +379,11 @@ class PromoteRunner:
                 Outcome.UNCHANGED,
                 "primary left where the evacuation put it (caches.fail_back is false)",
             )
+        if group.status != "available" and group.pending_primary in (ours, None):
+            # Our promotion (or its settings) still under way: the primary reads as the original
+            # until ElastiCache finishes. Failed, so the evacuation stays RECOVERING and the
+            # reconciler fails back once the group settles.
+            return Reverted(Outcome.FAILED, f"fail back waits: the group is {group.status}")
         if current == original and not settings_left_off:
             return Reverted(Outcome.UNCHANGED, f"{original} is the primary already")
         if current not in (ours, original):

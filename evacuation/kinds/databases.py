@@ -246,6 +246,10 @@ class FailoverRunner:
             return Reverted(Outcome.SKIPPED, "the cluster no longer exists: nothing to fail back")
         writer = cluster.writer
         current = writer.instance_id if writer else None
+        if cluster.status == "failing-over":
+            # A failover under way (ours, if the evacuation's outlasted verify): the writer may
+            # still read as the original. Failed, so the reconciler fails back once it settles.
+            return Reverted(Outcome.FAILED, "fail back waits: the cluster is failing-over")
         if current == original:
             return Reverted(Outcome.UNCHANGED, f"{original} is the writer already")
         if current != ours:
