@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.errors import AwsApiError
 
@@ -85,12 +87,31 @@ class ElastiCacheGateway:
         (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html).
         Never TestFailover: "not designed to be an operational tool" (aws-semantics DB-2)."""
         client = self._clients.elasticache()
-        self._call(
-            "elasticache.ModifyReplicationGroup",
-            lambda: client.modify_replication_group(
-                ReplicationGroupId=group_id, PrimaryClusterId=cluster_id, ApplyImmediately=True
-            ),
-        )
+
+        def attempt() -> None:
+            try:
+                client.modify_replication_group(
+                    ReplicationGroupId=group_id, PrimaryClusterId=cluster_id, ApplyImmediately=True
+                )
+            except ClientError as exc:
+                # A retry after a lost response finds the group `modifying` under our own
+                # promotion (InvalidReplicationGroupState: "not in the available state"); it
+                # was accepted: re-read, as after a retried Route 53 CREATE (aws-facts §7.2).
+                if exc.response.get("Error", {}).get("Code") != "InvalidReplicationGroupState":
+                    raise
+                described = client.describe_replication_groups(ReplicationGroupId=group_id)
+                if not any(_ours(_group(g), cluster_id) for g in described["ReplicationGroups"]):
+                    raise
+
+        self._call("elasticache.ModifyReplicationGroup", attempt)
+
+
+def _ours(group: ReplicationGroup, cluster_id: str) -> bool:
+    """The group is promoting `cluster_id`, or has promoted it (nothing else pending)."""
+    if group.pending_primary is not None:
+        return group.pending_primary == cluster_id
+    primary = group.primary
+    return primary is not None and primary.cluster_id == cluster_id
 
 
 def _group(raw: Mapping[str, Any]) -> ReplicationGroup:
