@@ -41,6 +41,8 @@ ALARM_NAME = "checkout-use1-az1-isolated-impact"
 OTHER_ALARM = "checkout-use1-az2-isolated-impact"
 MUTATING_OPS = tuple(probes.mutations())
 """Every registered kind's evacuation mutations (evacuation/drill/probes.py)."""
+FAULTED_SERVICES = tuple(sorted({"ec2", *(service for service, _ in MUTATING_OPS)}))
+"""The services a random fault schedule hits: every kind's, and EC2 (subnets, AZ names)."""
 
 
 OWN_STATE = frozenset({"dynamodb"})
@@ -121,7 +123,7 @@ def reference_end_state(lab: Lab, **config: Any) -> dict[str, Any]:
 def convergence_case(lab: Lab, seed: int, expected: dict[str, Any], tally: Tally) -> None:
     lab.reset()
     store = InMemoryStateStore()
-    lab.faults.randomize(seed, rate=0.35)
+    lab.faults.randomize(seed, rate=0.35, services=FAULTED_SERVICES)
     result = lab.controller(store).evacuate(AZ, reason=f"seed {seed}")
     lab.faults.clear()
     ok = result.status is Status.EVACUATED and lab.state() == expected
@@ -587,7 +589,7 @@ def recovery_case(lab: Lab, seed: int, tally: Tally) -> None:
         problems.append(f"{label}: evacuation ended {evacuated.status.value}")
     crash_at = rng.randint(1, 12) if rng.random() < 0.4 else None
     if crash_at is None:
-        lab.faults.randomize(seed, rate=0.3)
+        lab.faults.randomize(seed, rate=0.3, services=FAULTED_SERVICES)
     else:
         lab.faults.crash_before_mutation = crash_at
     with RecoveryWatch(lab, "recover") as watch:
