@@ -8,10 +8,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from evacuation.aws.clients import AwsClients, Caller
-from evacuation.aws.errors import AwsApiError
+from evacuation.aws.errors import AwsApiError, RetryableAwsError
 
 PAGE_SIZE = 100
 """DescribeReplicationGroups' MaxRecords ceiling (minimum 20, maximum 100: API reference)."""
@@ -87,23 +85,22 @@ class ElastiCacheGateway:
         (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html).
         Never TestFailover: "not designed to be an operational tool" (aws-semantics DB-2)."""
         client = self._clients.elasticache()
-
-        def attempt() -> None:
-            try:
-                client.modify_replication_group(
+        try:
+            self._call(
+                "elasticache.ModifyReplicationGroup",
+                lambda: client.modify_replication_group(
                     ReplicationGroupId=group_id, PrimaryClusterId=cluster_id, ApplyImmediately=True
-                )
-            except ClientError as exc:
-                # A retry after a lost response finds the group `modifying` under our own
-                # promotion (InvalidReplicationGroupState: "not in the available state"); it
-                # was accepted: re-read, as after a retried Route 53 CREATE (aws-facts §7.2).
-                if exc.response.get("Error", {}).get("Code") != "InvalidReplicationGroupState":
-                    raise
-                described = client.describe_replication_groups(ReplicationGroupId=group_id)
-                if not any(_ours(_group(g), cluster_id) for g in described["ReplicationGroups"]):
-                    raise
-
-        self._call("elasticache.ModifyReplicationGroup", attempt)
+                ),
+            )
+        except RetryableAwsError as exc:
+            # Retries after a lost response find the group `modifying` under our own promotion
+            # (InvalidReplicationGroupState: "not in the available state"): it was accepted.
+            # Re-read, as after a retried Route 53 CREATE (aws-facts §7.2), with its own retries.
+            if exc.code != "InvalidReplicationGroupState":
+                raise
+            group = self.describe_groups([group_id]).get(group_id)
+            if group is None or not _ours(group, cluster_id):
+                raise
 
 
 def _ours(group: ReplicationGroup, cluster_id: str) -> bool:

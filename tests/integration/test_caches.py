@@ -255,7 +255,8 @@ def test_a_lost_promotion_response_is_retried_into_our_own_promotion_and_converg
     assert _step(result).outcome is Outcome.APPLIED
     assert result.status is Status.EVACUATED
     assert cache.primary_of(group)[1] != "us-east-1b"
-    assert cache.operations().count("ModifyReplicationGroup") == 2
+    # (the retries ElastiCache refused as modifying come before the re-read)
+    assert cache.operations().count("ModifyReplicationGroup") >= 2
 
 
 def test_a_group_modifying_towards_another_primary_fails_the_step(
