@@ -1,5 +1,5 @@
 """Amazon ElastiCache (Valkey / Redis OSS): read replication groups with their members' roles and
-AZs; promote a replica to primary (cluster mode disabled)."""
+AZs; promote a replica to primary (cluster mode disabled); switch Multi-AZ off and on."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from evacuation.aws.clients import AwsClients, Caller
-from evacuation.aws.errors import AwsApiError
+from botocore.exceptions import ClientError
 
+from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.errors import AwsApiError, error_code
+from evacuation.errors import PermanentAwsError
+
+BUSY = "InvalidReplicationGroupState"
+"""ModifyReplicationGroup's answer while the group is not available (API reference's faults)."""
 PAGE_SIZE = 100
 """DescribeReplicationGroups' MaxRecords ceiling (minimum 20, maximum 100: API reference)."""
 
@@ -34,6 +39,8 @@ class ReplicationGroup:
     multi_az: str
     members: tuple[CacheMember, ...]
     pending_primary: str | None = None
+    pending_failover: str | None = None
+    """PendingModifiedValues.AutomaticFailoverStatus: the setting being applied."""
 
     @property
     def primary(self) -> CacheMember | None:
@@ -88,30 +95,42 @@ class ElastiCacheGateway:
         """ModifyReplicationGroup with PrimaryClusterId and ApplyImmediately: ElastiCache "promotes
         the specified cluster ... to the primary role"
         (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_ModifyReplicationGroup.html).
-        Never TestFailover: "not designed to be an operational tool" (aws-semantics DB-2)."""
-        client = self._clients.elasticache()
-        self._call(
-            "elasticache.ModifyReplicationGroup",
-            lambda: client.modify_replication_group(
-                ReplicationGroupId=group_id, PrimaryClusterId=cluster_id, ApplyImmediately=True
-            ),
-        )
+        Never TestFailover: "not designed to be an operational tool" (aws-semantics DB-2).
+        GroupBusyError: the group is modifying (perhaps under this very promotion: a lost answer,
+        then a retry); the caller reads it back."""
+        self._modify(group_id, PrimaryClusterId=cluster_id)
 
     def set_failover(self, group_id: str, *, automatic_failover: bool, multi_az: bool) -> None:
         """ModifyReplicationGroup with AutomaticFailoverEnabled and MultiAZEnabled, applied
         immediately: the first and last steps of AWS's procedure for promoting a replica on a
         Multi-AZ group (disable Multi-AZ, promote, re-enable:
-        https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html)."""
+        https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Replication.PromoteReplica.html).
+        GroupBusyError as for `promote`."""
+        self._modify(group_id, AutomaticFailoverEnabled=automatic_failover, MultiAZEnabled=multi_az)
+
+    def _modify(self, group_id: str, **changes: Any) -> None:
         client = self._clients.elasticache()
-        self._call(
-            "elasticache.ModifyReplicationGroup",
-            lambda: client.modify_replication_group(
-                ReplicationGroupId=group_id,
-                AutomaticFailoverEnabled=automatic_failover,
-                MultiAZEnabled=multi_az,
-                ApplyImmediately=True,
-            ),
-        )
+
+        def attempt() -> None:
+            try:
+                client.modify_replication_group(
+                    ReplicationGroupId=group_id, ApplyImmediately=True, **changes
+                )
+            except ClientError as exc:
+                if error_code(exc) == BUSY:
+                    # Not retried blindly: after a lost answer, the retry meets our own change
+                    # under way; only a read tells ours from someone else's.
+                    raise GroupBusyError(
+                        f"elasticache.ModifyReplicationGroup: {BUSY}: {group_id} is not available",
+                        BUSY,
+                    ) from exc
+                raise
+
+        self._call("elasticache.ModifyReplicationGroup", attempt)
+
+
+class GroupBusyError(PermanentAwsError):
+    """The replication group refused a change while it is modifying."""
 
 
 def _group(raw: Mapping[str, Any]) -> ReplicationGroup:
@@ -133,4 +152,5 @@ def _group(raw: Mapping[str, Any]) -> ReplicationGroup:
         str(raw.get("MultiAZ", "disabled")),
         tuple(members),
         raw.get("PendingModifiedValues", {}).get("PrimaryClusterId"),
+        raw.get("PendingModifiedValues", {}).get("AutomaticFailoverStatus"),
     )

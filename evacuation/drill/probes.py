@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import boto3
+from botocore.exceptions import ClientError
 
+from evacuation.aws.elasticache import CacheMember, ReplicationGroup
 from evacuation.aws.rds import Cluster, Member
 from evacuation.drill.check import Check, State, fmt, short
 from evacuation.emulator.world import REGION, World
 from evacuation.kinds import KINDS
+from evacuation.kinds.caches import choose_target as choose_cache_target
+from evacuation.kinds.caches import unsupported
 from evacuation.kinds.databases import choose_target
 
 
@@ -472,22 +476,195 @@ class EcsProbe(Probe):
         ]
 
 
+# -- ElastiCache primaries ------------------------------------------------------------------------
+
+
 class CachesProbe(Probe):
-    """ElastiCache primaries. Only the `dependencies` scenario has cache groups, and it checks
-    the primary moved and stayed on recover itself (scenarios.dependencies); the whole-state
-    read-back and the reliability lab do not hold cache groups yet."""
+    """The primaries of the world's replication groups (the ElastiCacheFake's: moto cannot move
+    one), read with DescribeReplicationGroups, each member's zone name mapped to its AZ ID."""
 
     kind = "caches"
-    # no mutations listed: the campaigns fault each probe's mutations in a lab that has no
-    # cache group yet, where a fault on ModifyReplicationGroup would test nothing
+    mutations = (("elasticache", "ModifyReplicationGroup"),)
+
+    def read(self, session: boto3.Session, world: World) -> State:
+        """Each group: its primary and that primary's AZ ID, every member's zone and role, its
+        status and a promotion under way (PendingModifiedValues.PrimaryClusterId)."""
+        if not world.cache_groups:
+            return {"cache_groups": {}}
+        elasticache = session.client("elasticache", region_name=REGION)
+        zone_ids = _zone_ids(session)
+        found: dict[str, Any] = {}
+        for group_id in sorted(world.cache_groups):
+            described = elasticache.describe_replication_groups(ReplicationGroupId=group_id)
+            group = described["ReplicationGroups"][0]
+            members = {
+                m["CacheClusterId"]: {
+                    "zone": m.get("PreferredAvailabilityZone", ""),
+                    "az": zone_ids.get(m.get("PreferredAvailabilityZone", ""), "?"),
+                    "role": m.get("CurrentRole"),
+                }
+                for node_group in group.get("NodeGroups", [])
+                for m in node_group.get("NodeGroupMembers", [])
+            }
+            primary = next((c for c, m in members.items() if m["role"] == "primary"), None)
+            found[group_id] = {
+                "primary": primary,
+                "primary_az": members[primary]["az"] if primary else None,
+                "members": members,
+                "status": group.get("Status"),
+                "pending_primary": group.get("PendingModifiedValues", {}).get("PrimaryClusterId"),
+                "cluster_mode": bool(group.get("ClusterEnabled", False)),
+                "automatic_failover": group.get("AutomaticFailover", "disabled"),
+                "multi_az": group.get("MultiAZ", "disabled"),
+            }
+        return {"cache_groups": found}
+
+    def _ours(self, ctx: Context, state: State) -> dict[str, Any]:
+        wanted = (ctx.config.get("caches") or {}).get("replication_groups", [])
+        return {g: v for g, v in state["cache_groups"].items() if g in wanted}
+
+    def evacuated(self, ctx: Context, before: State, after: State) -> list[Check]:
+        ours = self._ours(ctx, after)
+        if not ours:
+            return []
+        expected = copy.deepcopy(before)
+        self.expect(ctx, expected)
+        primaries = {g: (v["primary"], v["primary_az"]) for g, v in ours.items()}
+        wanted = {
+            g: (expected["cache_groups"][g]["primary"], expected["cache_groups"][g]["primary_az"])
+            for g in ours
+        }
+        settled = {g: v["status"] for g, v in ours.items()}
+        return [
+            Check(
+                "ElastiCache: every replication group with a replica elsewhere has its primary "
+                f"out of {ctx.az_id} (CurrentRole, PreferredAvailabilityZone)",
+                primaries == wanted,
+                fmt({g: f"{p} ({az})" for g, (p, az) in primaries.items()}),
+            ),
+            Check(
+                "ElastiCache: no promotion still under way",
+                all(s == "available" for s in settled.values())
+                and not any(v["pending_primary"] for v in ours.values()),
+                fmt(settled),
+            ),
+        ]
+
+    def expect(self, ctx: Context, expected: State) -> None:
+        for group in self._ours(ctx, expected).values():
+            if group["primary_az"] != ctx.az_id:
+                continue
+            model = ReplicationGroup(
+                "",
+                str(group["status"]),
+                bool(group["cluster_mode"]),
+                str(group["automatic_failover"]),
+                str(group["multi_az"]),
+                tuple(CacheMember(c, m["role"], m["zone"]) for c, m in group["members"].items()),
+            )
+            if unsupported(model) is not None:
+                continue
+            zone_ids = {m["zone"]: m["az"] for m in group["members"].values()}
+            target = choose_cache_target(model, zone_ids, ctx.az_id)
+            if target is None:
+                continue
+            for cluster_id, member in group["members"].items():
+                member["role"] = "primary" if cluster_id == target.cluster_id else "replica"
+            group["primary"] = target.cluster_id
+            group["primary_az"] = group["members"][target.cluster_id]["az"]
+
+    def invariants(self, ctx: Context, state: State, max_azs: int = 1) -> list[str]:
+        """Every group has a primary; none was moved (or is being moved) INTO the evacuated AZ:
+        a primary there is the one the group began with."""
+        broken = []
+        for group_id, group in state["cache_groups"].items():
+            if not group["primary"]:
+                broken.append(f"replication group {group_id} has no primary")
+            began = ctx.world.cache_groups.get(group_id)
+            for cluster_id in (group["primary"], group["pending_primary"]):
+                member = group["members"].get(cluster_id) if cluster_id else None
+                if member and member["az"] == ctx.az_id and cluster_id != began:
+                    broken.append(
+                        f"replication group {group_id}: {cluster_id} made primary in {ctx.az_id}"
+                    )
+        return broken
+
+
+# -- ARC routing controls -------------------------------------------------------------------------
 
 
 class RoutingControlsProbe(Probe):
-    """ARC routing controls. As for caches: the `dependencies` scenario checks the AZ's control
-    Off and the others On, then all On after recovery; the read-back does not hold them yet."""
+    """The world's ARC routing controls (the RoutingControlFake's: moto has no backend), read
+    with GetRoutingControlState through the cluster's Regional endpoints, each in turn."""
 
     kind = "routing_controls"
-    # as for caches: the reliability lab has no routing controls yet
+    mutations = (("route53-recovery-cluster", "UpdateRoutingControlState"),)
+    traffic = (("route53-recovery-cluster", "UpdateRoutingControlState"),)
+
+    def read(self, session: boto3.Session, world: World) -> State:
+        """Each AZ's control state, On or Off."""
+        if not world.routing_controls:
+            return {"routing_controls": {}}
+        return {
+            "routing_controls": {
+                az: _control_state(session, world, arn)
+                for az, arn in sorted(world.routing_controls.items())
+            }
+        }
+
+    def _ours(self, ctx: Context) -> dict[str, str]:
+        controls = (ctx.config.get("routing_controls") or {}).get("controls", {})
+        return dict(controls)
+
+    def evacuated(self, ctx: Context, before: State, after: State) -> list[Check]:
+        ours = self._ours(ctx)
+        if not ours:
+            return []
+        expected = copy.deepcopy(before)
+        self.expect(ctx, expected)
+        found = {az: after["routing_controls"].get(az) for az in ours}
+        wanted = {az: expected["routing_controls"].get(az) for az in ours}
+        return [
+            Check(
+                f"ARC: {ctx.az_id}'s routing control Off, the others as before "
+                "(GetRoutingControlState)",
+                found == wanted and found.get(ctx.az_id) == "Off",
+                ", ".join(f"{az} {state}" for az, state in sorted(found.items())),
+            )
+        ]
+
+    def expect(self, ctx: Context, expected: State) -> None:
+        if ctx.az_id in self._ours(ctx) and ctx.az_id in expected["routing_controls"]:
+            expected["routing_controls"][ctx.az_id] = "Off"
+
+    def invariants(self, ctx: Context, state: State, max_azs: int = 1) -> list[str]:
+        controls = state["routing_controls"]
+        off = self.out_of_service(ctx, state)
+        broken = []
+        if len(off) > max_azs:
+            broken.append(f"routing controls Off for {sorted(off)}: more than {max_azs} AZ")
+        if controls and len(off) == len(controls):
+            broken.append("every routing control is Off")
+        return broken
+
+    def out_of_service(self, ctx: Context, state: State) -> set[str]:
+        return {az for az, s in state["routing_controls"].items() if s == "Off"}
+
+
+def _control_state(session: boto3.Session, world: World, arn: str) -> str:
+    """GetRoutingControlState, trying the cluster's endpoints in turn as ARC asks callers to."""
+    last: ClientError | None = None
+    for url, region in world.control_endpoints:
+        client = session.client("route53-recovery-cluster", region_name=region, endpoint_url=url)
+        try:
+            return str(
+                client.get_routing_control_state(RoutingControlArn=arn)["RoutingControlState"]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "EndpointTemporarilyUnavailableException":
+                raise
+            last = exc
+    raise last or ValueError(f"{arn}: the world lists no cluster endpoint")
 
 
 PROBES: Mapping[str, Probe] = {

@@ -7,7 +7,8 @@ botocore's hooks (requests still validated by botocore, answered by moto):
 1. `UpdateClusterConfig` with `zonalShiftConfig={"enabled": bool}` sets the cluster's
    configuration; `CreateCluster` takes the same parameter
    (https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterConfig.html,
-   https://docs.aws.amazon.com/eks/latest/userguide/zone-shift-enable.html).
+   https://docs.aws.amazon.com/eks/latest/userguide/zone-shift-enable.html); a call that fails
+   (no such cluster, a name already in use) configures nothing.
 2. `DescribeCluster` returns it as `cluster.zonalShiftConfig.enabled`; a cluster never
    configured has no `zonalShiftConfig` (not enabled: zonal shift is opt-in)
    (https://docs.aws.amazon.com/eks/latest/APIReference/API_Cluster.html).
@@ -46,7 +47,10 @@ class EksZonalShiftConfig:
     def _remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context[_PARAMS_KEY] = copy.deepcopy(params)
 
-    def _configured(self, context: dict[str, Any], **_: Any) -> None:
+    def _configured(self, context: dict[str, Any], http_response: Any, **_: Any) -> None:
+        # botocore emits after-call for error responses too: only a call EKS accepted counts
+        if http_response.status_code >= 300:
+            return
         params = context.get(_PARAMS_KEY, {})
         if "zonalShiftConfig" in params:
             with self._lock:

@@ -62,6 +62,22 @@ class World:
     alarms: dict[str, str] = field(default_factory=dict)
     extra_config: dict[str, Any] = field(default_factory=dict)
     """Config sections of resources added to the default workload (`add_dependencies`)."""
+    cache_groups: dict[str, str] = field(default_factory=dict)
+    """ElastiCache replication group id -> its primary cache cluster when it was created (the
+    fake's groups: moto models none that can move a primary)."""
+    routing_controls: dict[str, str] = field(default_factory=dict)
+    """AZ ID -> ARC routing control ARN (the RoutingControlFake's)."""
+    control_endpoints: tuple[tuple[str, str], ...] = ()
+    """The routing controls' cluster: (endpoint URL, region) of each Regional endpoint."""
+
+    def add_cache_group(self, cache: ElastiCacheFake, group_id: str) -> None:
+        """Read back `group_id` (created on `cache`) in the drill's and the campaigns' state."""
+        self.cache_groups[group_id] = cache.primary_of(group_id)[0]
+
+    def add_routing_controls(self, arc: RoutingControlFake, controls: Mapping[str, str]) -> None:
+        """Read back the routing controls of `controls` (AZ ID -> ARN, on `arc`)."""
+        self.routing_controls.update(controls)
+        self.control_endpoints = tuple(arc.endpoints)
 
     def config(self, **overrides: Any) -> dict[str, Any]:
         """The azevac config a user would write for this workload."""
@@ -338,6 +354,8 @@ def add_dependencies(
         list(controls.values()),
         len(controls) - 1,
     )
+    world.add_cache_group(cache, group_id)
+    world.add_routing_controls(arc, controls)
     world.extra_config.update(
         databases={"clusters": [cluster_id]},
         caches={"replication_groups": [group_id]},

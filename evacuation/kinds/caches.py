@@ -34,7 +34,12 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from evacuation.aws.elasticache import CacheMember, ElastiCacheGateway, ReplicationGroup
+from evacuation.aws.elasticache import (
+    CacheMember,
+    ElastiCacheGateway,
+    GroupBusyError,
+    ReplicationGroup,
+)
 from evacuation.config import NonEmptyStr, Strict, listed_once
 from evacuation.errors import EvacuationError
 from evacuation.kinds.base import (
@@ -256,22 +261,21 @@ def move_primary(
     AWS's procedure for a Multi-AZ group: Multi-AZ and automatic failover off, promote, then the
     settings back. Idempotent: it carries on from wherever an earlier run stopped. A promotion
     that fails after the settings were switched off switches them back on before it raises."""
-    gateway = ctx.gateways.of(ElastiCacheGateway)
     if restore is None:
-        gateway.promote(group_id, target)  # accepted: verify reads it back
+        _promote(ctx, group_id, target)  # accepted: verify reads it back
         return
     group = _one(ctx, group_id)
     if group.status == "modifying":  # an earlier run's change, still under way
         group = _wait(ctx, group_id, lambda g: g.status == "available", "it to be available")
     if not _is_primary(group, target):
         if group.failover_on:
-            gateway.set_failover(group_id, automatic_failover=False, multi_az=False)
+            _set_failover(ctx, group_id, {"automatic_failover": False, "multi_az": False})
             _wait(
                 ctx, group_id, lambda g: not g.failover_on and g.status == "available",
                 "Multi-AZ and automatic failover to be disabled",
             )  # fmt: skip
         try:
-            gateway.promote(group_id, target)
+            _promote(ctx, group_id, target)
         except EvacuationError as exc:
             _put_back(ctx, group_id, restore, cause=exc)
             raise
@@ -283,6 +287,39 @@ def move_primary(
         )  # fmt: skip
     if not _settings_back(_one(ctx, group_id), restore):
         _put_back(ctx, group_id, restore)
+
+
+def _promote(ctx: RunContext, group_id: str, target: str) -> None:
+    """Ask ElastiCache to promote `target`. A busy group is read back: our own promotion under
+    way (its first answer was lost, the retry refused) counts as sent; anything else is waited
+    for, and the promotion asked once more if it is still needed."""
+    gateway = ctx.gateways.of(ElastiCacheGateway)
+    try:
+        gateway.promote(group_id, target)
+        return
+    except GroupBusyError:
+        group = _one(ctx, group_id)
+    if group.pending_primary == target:
+        return
+    group = _wait(ctx, group_id, lambda g: g.status == "available", "it to be available")
+    if not _is_primary(group, target):
+        gateway.promote(group_id, target)
+
+
+def _set_failover(ctx: RunContext, group_id: str, settings: Mapping[str, Any]) -> None:
+    """Ask for these failover settings, reading a busy group back as `_promote` does."""
+    failover, multi_az = bool(settings["automatic_failover"]), bool(settings["multi_az"])
+    gateway = ctx.gateways.of(ElastiCacheGateway)
+    try:
+        gateway.set_failover(group_id, automatic_failover=failover, multi_az=multi_az)
+        return
+    except GroupBusyError:
+        group = _one(ctx, group_id)
+    if group.pending_failover == ("enabled" if failover else "disabled"):
+        return
+    group = _wait(ctx, group_id, lambda g: g.status == "available", "it to be available")
+    if not _settings_back(group, settings):
+        gateway.set_failover(group_id, automatic_failover=failover, multi_az=multi_az)
 
 
 def _is_primary(group: ReplicationGroup, cluster_id: str) -> bool:
@@ -297,11 +334,7 @@ def _put_back(
 ) -> None:
     """Switch the failover settings back on as they were (accepted: verify waits for it)."""
     try:
-        ctx.gateways.of(ElastiCacheGateway).set_failover(
-            group_id,
-            automatic_failover=bool(restore["automatic_failover"]),
-            multi_az=bool(restore["multi_az"]),
-        )
+        _set_failover(ctx, group_id, restore)
     except EvacuationError as exc:
         if cause is None:
             raise
@@ -403,7 +436,15 @@ class PromoteRunner:
             )
         try:
             move_primary(ctx, record.key.resource, str(original), restore)
+            # Recovered means the original is the primary again, not that ElastiCache was
+            # asked: an evacuation of this AZ right after must see the primary where it is.
+            _wait(
+                ctx, record.key.resource,
+                lambda g: _is_primary(g, str(original)) and g.status == "available",
+                f"{original} to be the primary again",
+            )  # fmt: skip
         except EvacuationError as exc:
+            # Failed, so the evacuation stays RECOVERING and the reconciler looks again.
             return Reverted(Outcome.FAILED, str(exc))
         return Reverted(Outcome.REVERTED, after={"primary": original, "from": current})
 

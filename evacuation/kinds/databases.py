@@ -59,7 +59,7 @@ from evacuation.kinds.db_instances import readiness as instance_readiness
 from evacuation.kinds.leaders import Leader, verify_leader_moves
 from evacuation.model import JsonValue, Outcome, Phase, PlannedStep, StepKey, StepKind, StepRecord
 from evacuation.reads import by_key
-from evacuation.steps.base import Failed, Reverted, RunContext, Verified
+from evacuation.steps.base import Failed, Reverted, RunContext, Verdict, Verified
 
 if TYPE_CHECKING:
     from evacuation.config import Config
@@ -263,7 +263,21 @@ class FailoverRunner:
             return Reverted(
                 Outcome.FAILED, f"fail back waits: {original} is {instance.status}, not available"
             )
-        ctx.gateways.of(RdsGateway).failover(record.key.resource, str(original))
+        rds = ctx.gateways.of(RdsGateway)
+        rds.failover(record.key.resource, str(original))
+
+        def back() -> Verified:  # recovered means the original writes again, not "asked"
+            found = rds.describe_clusters([record.key.resource]).get(record.key.resource)
+            writer = found.writer if found is not None else None
+            done = found is not None and found.status == "available"
+            done = done and writer is not None and writer.instance_id == original
+            return Verified(Verdict.CONVERGED if done else Verdict.PENDING)
+
+        if ctx.poll(back).verdict is not Verdict.CONVERGED:
+            # Failed, so the evacuation stays RECOVERING and the reconciler looks again.
+            return Reverted(
+                Outcome.FAILED, f"fail back under way: {original} is not the writer yet"
+            )
         return Reverted(Outcome.REVERTED, after={"writer": original, "from": current})
 
 

@@ -14,6 +14,7 @@ from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.world import World
 from evacuation.model import Outcome, Status, StepKind
 from tests.conftest import ControllerFactory
+from tests.support.faults import Fault, FaultInjector
 
 # moto: us-east-1a = use1-az6, 1b = use1-az1, 1c = use1-az2
 GROUP = "checkout-sessions"
@@ -376,3 +377,75 @@ def test_fail_back_on_a_multi_az_group_follows_the_procedure_again(
         f"{GROUP}-001",
         None,
     ]
+
+
+def test_a_lost_promotion_response_is_retried_into_our_own_promotion_and_converges(
+    world: World, cache: ElastiCacheFake, group: str, faults: FaultInjector,
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    # Given ElastiCache accepts the promotion but its answer is lost (the retry then finds the
+    # group modifying: InvalidReplicationGroupState)
+    faults.add("elasticache", "ModifyReplicationGroup", Fault.LOST_RESPONSE, 1)
+
+    result = make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
+
+    # Then the retry is recognised as our own promotion under way, and it converges
+    assert ("elasticache", "ModifyReplicationGroup", Fault.LOST_RESPONSE) in faults.injected
+    assert _step(result).outcome is Outcome.APPLIED
+    assert result.status is Status.EVACUATED
+    assert cache.primary_of(group)[1] != "us-east-1b"
+    # (the retries ElastiCache refused as modifying come before the re-read)
+    assert cache.operations().count("ModifyReplicationGroup") >= 2
+
+
+def test_a_group_modifying_towards_another_primary_fails_the_step(
+    world: World, cache: ElastiCacheFake, group: str, session: boto3.Session,
+    make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    # Given someone else is promoting -003 and ElastiCache is still at it
+    cache.promotion_reads = 10**6
+    session.client("elasticache", region_name="us-east-1").modify_replication_group(
+        ReplicationGroupId=group, PrimaryClusterId=f"{GROUP}-003", ApplyImmediately=True
+    )
+
+    config = _config(world)
+    config["execution"] = {**config["execution"], "verify_timeout_seconds": 0.05}
+    result = make_controller(config).evacuate("use1-az1", reason="gray failure")
+
+    # Then azevac's promotion is refused by ElastiCache, and not taken for its own
+    step = _step(result)
+    assert step.outcome is Outcome.FAILED
+    # (it waited for the other promotion, then said why it gave up)
+    assert "status modifying" in (step.error or "")
+    assert cache.operations().count("ModifyReplicationGroup") == 2  # theirs, and ours refused
+    assert result.status is Status.DEGRADED
+
+
+def test_recover_while_the_evacuation_promotion_is_under_way_still_fails_back(
+    world: World, cache: ElastiCacheFake, group: str, make_controller: ControllerFactory
+) -> None:
+    # Given the evacuation's promotion outlasted verify (PARTIAL, ElastiCache still at it)
+    cache.promotion_reads = 10**6
+    config = _config(world, fail_back=True)
+    config["execution"] = {**config["execution"], "verify_timeout_seconds": 0.05}
+    controller = make_controller(config)
+    controller.evacuate("use1-az1", reason="gray failure")
+
+    # When the AZ is recovered before ElastiCache finishes
+    result = controller.recover("use1-az1", reason="healthy")
+
+    # Then recover does not call the fail back done while the promotion is under way
+    assert result.status is Status.RECOVERING
+    assert _step(result).outcome is Outcome.FAILED and "waits" in (_step(result).reason or "")
+
+    # When ElastiCache finishes, the reconciler fails back, and ElastiCache finishes that too
+    cache.complete_promotions()
+    controller.reconcile()
+    assert controller.status()[0].status is Status.RECOVERING  # asked, not yet done
+    cache.complete_promotions()
+    controller.reconcile()
+
+    # Then, fail_back being on, the original primary is the primary again, and only then
+    # is the AZ recovered
+    assert cache.primary_of(group) == (f"{GROUP}-001", "us-east-1b")
+    assert controller.status()[0].status is Status.RECOVERED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +20,9 @@ from evacuation.controller import Controller
 from evacuation.drill.checks import read_aws
 from evacuation.emulator.autoscaling import AutoScalingModel
 from evacuation.emulator.ecs import EcsDeployments
+from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.route53_strict import Route53Strictness
+from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.world import (
     CallRecorder,
     World,
@@ -40,6 +42,22 @@ FAKE_ENV = {
 }
 
 
+class LabClock(ManualClock):
+    """The lab's clock; work AWS does asynchronously in the background (an ElastiCache promotion
+    takes minutes) is done once the clock moves on by `background_done_after`."""
+
+    def __init__(self, background_done_after: timedelta = timedelta(minutes=5)) -> None:
+        super().__init__()
+        self.background_done_after = background_done_after
+        self.background: list[Callable[[], None]] = []
+
+    def advance(self, delta: timedelta) -> None:
+        super().advance(delta)
+        if delta >= self.background_done_after:
+            for finish in self.background:
+                finish()
+
+
 @dataclass
 class Lab:
     session: boto3.Session
@@ -51,6 +69,8 @@ class Lab:
     original: dict[str, Any]
     config: dict[str, Any] = field(default_factory=dict)
     autoscaling: AutoScalingModel | None = None
+    cache: ElastiCacheFake | None = None
+    arc: RoutingControlFake | None = None
 
     def controller(self, store: StateStore | None = None, **config: Any) -> Controller:
         merged = {**self.config, **config}
@@ -70,8 +90,29 @@ class Lab:
 
     def state(self) -> dict[str, Any]:
         """Everything an evacuation may change, each registered kind its part (the drill's
-        read-back, evacuation/drill/probes.py)."""
+        read-back, evacuation/drill/probes.py), once AWS has finished what it applies
+        asynchronously (`settle`)."""
+        self.settle()
         return read_aws(self.session, self.world)
+
+    def settle(self, reads: int = 10) -> None:
+        """Describe the cache groups until none is `modifying`: ElastiCache promotes a replica
+        asynchronously, and recover answers RECOVERED once the fail back's ModifyReplicationGroup
+        is accepted, not done (caches.PromoteRunner.revert does not wait). Up to `reads`
+        describes, as an operator polling would; a group still modifying after them is left so,
+        and the state comparison that follows reports it."""
+        if not self.world.cache_groups:
+            return
+        elasticache = self.session.client("elasticache", region_name="us-east-1")
+        for _ in range(reads):
+            groups = [
+                elasticache.describe_replication_groups(ReplicationGroupId=g)["ReplicationGroups"][
+                    0
+                ]
+                for g in self.world.cache_groups
+            ]
+            if all(g["Status"] != "modifying" for g in groups):
+                return
 
     def owners_kept(self, state: dict[str, Any]) -> list[str]:
         """What this lab's owners set up stays: checkout-worker's AZRebalance suspension."""
@@ -88,7 +129,7 @@ def lab(**world_options: Any) -> Iterator[Lab]:
     os.environ.pop("AWS_PROFILE", None)
     try:
         with mock_aws():
-            clock = ManualClock()
+            clock = LabClock()
             fake = ZonalShiftFake(clock=clock)
             faults = FaultInjector()
             recorder = CallRecorder()
@@ -102,13 +143,20 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             _atomic_dynamodb(session)
             options = {"pre_suspended": {"checkout-worker": ["AZRebalance"]}, **world_options}
             EcsDeployments().install(session)
+            # The fakes answer on before-send, after the injector's and the recorder's
+            # before-call hooks: an injected fault answers first, a lost response is raised
+            # after the fake applied the call, and every call is counted.
+            cache, arc = ElastiCacheFake(), RoutingControlFake()
+            cache.install(session)
+            arc.install(session)
+            clock.background.append(cache.complete_promotions)
             world = build_world(session, fake, **options)
-            config = {**world.config(), **_new_kinds(session, world)}
+            config = {**world.config(), **_new_kinds(session, world, cache, arc)}
             recorder.reset()
             faults.reset()
             yield Lab(
                 session, fake, clock, faults, recorder, world, read_aws(session, world), config,
-                autoscaling,
+                autoscaling, cache, arc,
             )  # fmt: skip
     finally:
         for key, value in saved.items():
@@ -118,17 +166,32 @@ def lab(**world_options: Any) -> Iterator[Lab]:
                 os.environ[key] = value
 
 
-def _new_kinds(session: boto3.Session, world: World) -> dict[str, Any]:
-    """The issue 15 kinds in the lab: an Aurora cluster whose writer is in the AZ the campaigns
-    evacuate (failed back on recover, so that every case ends exactly as it began) and an ECS
-    service over the three subnets."""
+def _new_kinds(
+    session: boto3.Session, world: World, cache: ElastiCacheFake, arc: RoutingControlFake
+) -> dict[str, Any]:
+    """The issue 15 kinds in the lab: an Aurora cluster whose writer, and an ElastiCache group
+    whose primary, are in the AZ the campaigns evacuate (both failed back on recover, so that
+    every case ends exactly as it began), an ECS service over the three subnets, and one ARC
+    routing control per AZ under the safety rule "at least N-1 of N On"."""
     cluster = create_db_cluster(
         session, "checkout-orders", [("us-east-1b", 0), ("us-east-1a", 2), ("us-east-1c", 1)]
     )
     service = create_ecs_service(session, list(world.subnets.values()))
+    group = cache.create_replication_group(
+        "checkout-sessions",
+        [("checkout-sessions-001", "us-east-1b"), ("checkout-sessions-002", "us-east-1c")],
+    )
+    world.add_cache_group(cache, group)
+    controls = {az: arc.create_routing_control(f"checkout-{az}") for az in world.az_ids}
+    arc.add_assertion_rule(
+        f"checkout-at-least-{len(controls) - 1}-on", list(controls.values()), len(controls) - 1
+    )
+    world.add_routing_controls(arc, controls)
     return {
         "databases": {"clusters": [cluster], "fail_back": True},
         "ecs": {"services": [service]},
+        "caches": {"replication_groups": [group], "fail_back": True},
+        "routing_controls": {"controls": controls, "cluster_endpoints": arc.endpoint_configs()},
     }
 
 

@@ -11,8 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from evacuation.model import Outcome, Status
+from evacuation.state import InMemoryStateStore
 from tests.reliability import campaigns
-from tests.reliability.lab import Lab, lab
+from tests.reliability.lab import AZ, Lab, lab
+from tests.support.faults import Fault
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +114,30 @@ def test_a_corrupted_state_record_is_a_clear_error_never_a_wrong_recovery(
     shared_lab: Lab,
 ) -> None:
     _assert_clean(campaigns.corrupted_state(shared_lab))
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "part"),
+    [
+        ("elasticache", "ModifyReplicationGroup", "cache_groups"),
+        ("route53-recovery-cluster", "UpdateRoutingControlState", "routing_controls"),
+    ],
+)
+def test_faults_armed_on_the_lab_reach_the_elasticache_and_arc_fakes(
+    shared_lab: Lab, service: str, operation: str, part: str
+) -> None:
+    # Given every call of the operation is throttled (the injector answers before the fake)
+    shared_lab.reset()
+    store = InMemoryStateStore()
+    shared_lab.faults.add(service, operation, Fault.THROTTLE, *range(1, 100))
+
+    result = shared_lab.controller(store).evacuate(AZ, reason="storm")
+    shared_lab.faults.clear()
+
+    # Then the fake never saw the change: that part of AWS reads back as it began, its step
+    # failed with the injected code, and a recover puts the rest back
+    assert shared_lab.state()[part] == shared_lab.original[part]
+    failed = [s for s in result.steps if s.outcome is Outcome.FAILED]
+    assert len(failed) == 1 and "Throttling" in (failed[0].error or "")
+    assert shared_lab.controller(store).recover(AZ, reason="reset").status is Status.RECOVERED
+    assert shared_lab.state() == shared_lab.original
