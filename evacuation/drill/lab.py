@@ -27,8 +27,10 @@ from moto import mock_aws
 from evacuation import runtime
 from evacuation.controller import Controller
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.faults import CrashAfterMutation, RandomFaults, SimulatedCrash
+from evacuation.emulator.rds_instances import RdsInstanceFailover
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.table import create_state_table
@@ -306,12 +308,26 @@ def embedded_aws(
         # Auto Scaling places, rebalances and honours zonal shifts as documented.
         autoscaling = AutoScalingModel(fake)
         cache, arc = ElastiCacheFake(), RoutingControlFake()
-        for hook in (recorder, faults, crash, fake, Route53Strictness(), autoscaling, cache, arc):
+        # moto models neither a Multi-AZ instance's standby nor an ECS deployment's progress
+        rds, ecs = RdsInstanceFailover(), EcsDeployments()
+        hooks = (
+            recorder,
+            faults,
+            crash,
+            fake,
+            Route53Strictness(),
+            autoscaling,
+            cache,
+            arc,
+            rds,
+            ecs,
+        )
+        for hook in hooks:
             hook.install(session)
         # The worker group's owners suspended AZRebalance themselves: recover must keep it so.
         world = build_world(session, fake, pre_suspended={"checkout-worker": ["AZRebalance"]})
         dependencies = (
-            add_dependencies(session, world, cache, arc, dependencies_in)
+            add_dependencies(session, world, cache, arc, az_id=dependencies_in, rds=rds)
             if dependencies_in is not None
             else None
         )

@@ -317,18 +317,27 @@ class AutoScalingProbe(Probe):
 
 class DatabasesProbe(Probe):
     kind = "databases"
-    mutations = (("rds", "FailoverDBCluster"),)
+    mutations = (("rds", "FailoverDBCluster"), ("rds", "RebootDBInstance"))
 
     def read(self, session: boto3.Session, world: World) -> State:
-        """Every DB cluster: its writer and each member's AZ (name and ID), tier and status."""
+        """Every DB cluster: its writer and each member's AZ (name and ID), tier and status;
+        every DB instance outside a cluster: its primary's and standby's AZ IDs and status."""
         rds = session.client("rds", region_name=REGION)
         clusters = rds.describe_db_clusters()["DBClusters"]
-        if not clusters:
-            return {"db_clusters": {}}
-        instances = {
-            i["DBInstanceIdentifier"]: i for i in rds.describe_db_instances()["DBInstances"]
-        }
+        described = rds.describe_db_instances()["DBInstances"]
+        if not clusters and not described:
+            return {"db_clusters": {}, "db_instances": {}}
+        instances = {i["DBInstanceIdentifier"]: i for i in described}
         zone_ids = _zone_ids(session)
+        alone = {
+            i["DBInstanceIdentifier"]: {
+                "az": zone_ids.get(i.get("AvailabilityZone", ""), "?"),
+                "standby_az": zone_ids.get(i.get("SecondaryAvailabilityZone", "")),
+                "status": i.get("DBInstanceStatus", "unknown"),
+            }
+            for i in described
+            if not i.get("DBClusterIdentifier")
+        }
         found: dict[str, Any] = {}
         for cluster in clusters:
             members = {}
@@ -345,21 +354,39 @@ class DatabasesProbe(Probe):
                 if m.get("IsClusterWriter"):
                     writer = m["DBInstanceIdentifier"]
             found[cluster["DBClusterIdentifier"]] = {"writer": writer, "members": members}
-        return {"db_clusters": found}
+        return {"db_clusters": found, "db_instances": alone}
+
+    @staticmethod
+    def _instances(ctx: Context, state: State) -> dict[str, Any]:
+        wanted = (ctx.config.get("databases") or {}).get("instances", [])
+        return {i: v for i, v in state["db_instances"].items() if i in wanted}
 
     def _ours(self, ctx: Context, state: State) -> dict[str, Any]:
         wanted = (ctx.config.get("databases") or {}).get("clusters", [])
         return {c: v for c, v in state["db_clusters"].items() if c in wanted}
 
     def evacuated(self, ctx: Context, before: State, after: State) -> list[Check]:
-        ours = self._ours(ctx, after)
-        if not ours:
-            return []
         expected = copy.deepcopy(before)
         self.expect(ctx, expected)
+        checks = []
+        if instances := self._instances(ctx, after):
+            primaries = {i: v["az"] for i, v in instances.items()}
+            checks.append(
+                Check(
+                    f"RDS: every Multi-AZ DB instance's primary is out of {ctx.az_id}, "
+                    "where its standby was, and available",
+                    primaries == {i: expected["db_instances"][i]["az"] for i in instances}
+                    and all(v["status"] == "available" for v in instances.values()),
+                    fmt({i: f"{v['az']} ({v['status']})" for i, v in instances.items()}),
+                )
+            )
+        ours = self._ours(ctx, after)
+        if not ours:
+            return checks
         writers = {c: v["writer"] for c, v in ours.items()}
         wanted = {c: expected["db_clusters"][c]["writer"] for c in ours}
         return [
+            *checks,
             Check(
                 f"RDS: every DB cluster with a reader elsewhere has its writer out of {ctx.az_id}",
                 writers == wanted,
@@ -369,10 +396,15 @@ class DatabasesProbe(Probe):
                         for c, w in writers.items()
                     }
                 ),
-            )
+            ),
         ]
 
     def expect(self, ctx: Context, expected: State) -> None:
+        for instance in self._instances(ctx, expected).values():
+            # RebootDBInstance ForceFailover: the standby becomes the primary (no target choice)
+            if instance["az"] == ctx.az_id and instance["standby_az"] not in (None, ctx.az_id):
+                instance["az"], instance["standby_az"] = instance["standby_az"], instance["az"]
+                instance["status"] = "available"
         for cluster_id, cluster in self._ours(ctx, expected).items():
             members = cluster["members"]
             writer = cluster["writer"]

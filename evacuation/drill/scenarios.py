@@ -490,24 +490,27 @@ def dependencies(d: Drill) -> None:
     before = d.read()
     writer, writer_zone = writer_of(session, deps.cluster_id)
     primary, primary_zone = deps.cache.primary_of(deps.group_id)
+    db_primary, db_standby = deps.rds.zones_of(deps.instance_id)
     d.narrator.say(
-        f"Aurora writer {writer} and ElastiCache primary {primary} are in {az}; one ARC routing "
-        f"control per AZ, all On, under the rule at least {len(deps.controls) - 1} On"
+        f"Aurora writer {writer}, ElastiCache primary {primary} and the primary of Multi-AZ DB "
+        f"instance {deps.instance_id} are in {az}; one ARC routing control per AZ, all On, under "
+        f"the rule at least {len(deps.controls) - 1} On; ECS service {deps.service} in every AZ"
     )
     d.check(
         Check(
-            f"Before: the writer and the primary are in {az}, every routing control On",
-            ids[writer_zone] == az == ids[primary_zone]
+            f"Before: the writer and the primaries are in {az}, every routing control On",
+            ids[writer_zone] == az == ids[primary_zone] == ids[db_primary]
             and all(deps.arc.state(a) == "On" for a in deps.controls.values()),
-            f"writer {writer} in {ids[writer_zone]}, primary {primary} in {ids[primary_zone]}",
+            f"writer {writer} in {ids[writer_zone]}, primary {primary} in {ids[primary_zone]}, "
+            f"{deps.instance_id} in {ids[db_primary]} (standby {ids[db_standby]})",
         )
     )
     invocation = d.deliver("alarm", d.fire(az))
     answer = d.expect_status(invocation, "EVACUATED")
     d.expect_steps_ok(invocation)
     _evacuation_facts(d, answer)
-    # the hypothesis holds the writer's, the primary's and the routing controls' checks
-    # (probes.DatabasesProbe, CachesProbe, RoutingControlsProbe), read back from AWS
+    # the hypothesis holds the writer's, the primaries', the routing controls' and the ECS
+    # service's checks (the kinds' probes), read back from AWS
     after = d.hypothesis(before)
     d.check(_evacuation_order(d, "alarm"))
     d.evacuations.append("recover")  # the recovery is on the timeline too
@@ -516,6 +519,7 @@ def dependencies(d: Drill) -> None:
     kept = copy.deepcopy(before)
     kept["db_clusters"][deps.cluster_id] = after["db_clusters"][deps.cluster_id]
     kept["cache_groups"][deps.group_id] = after["cache_groups"][deps.group_id]
+    kept["db_instances"][deps.instance_id] = after["db_instances"][deps.instance_id]
     d.recover(kept)
     d.check(_recovery_order(d))
 

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 
 from evacuation.emulator.elasticache import ElastiCacheFake
+from evacuation.emulator.rds_instances import RdsInstanceFailover
 from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.zonal_shift import ZonalShiftFake
 
@@ -297,6 +298,24 @@ def create_db_cluster(
     return cluster_id
 
 
+def create_multi_az_instance(
+    session: boto3.Session, model: RdsInstanceFailover, name: str, primary: str, standby: str
+) -> str:
+    """An RDS PostgreSQL Multi-AZ DB instance, its primary and standby placed in these zones
+    (names) as RDS might have chosen (RDS takes no AZ for a Multi-AZ instance)."""
+    session.client("rds", region_name=REGION).create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="postgres",
+        DBInstanceClass="db.m6g.large",
+        MasterUsername="azevac",
+        MasterUserPassword="not-a-secret-1",
+        AllocatedStorage=20,
+        MultiAZ=True,
+    )
+    model.place(name, primary, standby)
+    return name
+
+
 def writer_of(session: boto3.Session, cluster_id: str) -> tuple[str, str]:
     """(the writer instance, its AZ name), read from RDS."""
     rds = session.client("rds", region_name=REGION)
@@ -316,6 +335,11 @@ class Dependencies:
     """AZ ID -> routing control ARN."""
     cache: ElastiCacheFake
     arc: RoutingControlFake
+    instance_id: str
+    """A Multi-AZ DB instance, primary in `az_id`."""
+    rds: RdsInstanceFailover
+    service: str
+    """An ECS service (`<cluster>/<service>`) over every AZ's subnet."""
 
 
 def zone_names(session: boto3.Session) -> dict[str, str]:
@@ -331,12 +355,15 @@ def add_dependencies(
     world: World,
     cache: ElastiCacheFake,
     arc: RoutingControlFake,
+    *,
     az_id: str,
+    rds: RdsInstanceFailover,
 ) -> Dependencies:
     """Add to the workload an Aurora cluster with its writer in `az_id` (readers in the other
-    AZs), an ElastiCache group (cluster mode disabled, Multi-AZ off: AWS promotes only then) with
-    its primary in `az_id`, and one ARC routing control per AZ under the rule "at least N-1 of N
-    On"; their config sections go into `world.config()`."""
+    AZs), a Multi-AZ DB instance with its primary in `az_id`, an ElastiCache group (cluster mode
+    disabled, Multi-AZ off) with its primary in `az_id`, one ARC routing control per AZ under the
+    rule "at least N-1 of N On", and an ECS service over every AZ's subnet; their config
+    sections go into `world.config()`."""
     names = zone_names(session)
     ordered = [az_id, *(az for az in world.az_ids if az != az_id)]
     cluster_id = create_db_cluster(
@@ -354,14 +381,19 @@ def add_dependencies(
         list(controls.values()),
         len(controls) - 1,
     )
+    instance_id = create_multi_az_instance(
+        session, rds, f"{world.workload}-ledger", names[ordered[0]], names[ordered[1]]
+    )
+    service = create_ecs_service(session, list(world.subnets.values()))
     world.add_cache_group(cache, group_id)
     world.add_routing_controls(arc, controls)
     world.extra_config.update(
-        databases={"clusters": [cluster_id]},
+        databases={"clusters": [cluster_id], "instances": [instance_id]},
         caches={"replication_groups": [group_id]},
         routing_controls={"controls": controls, "cluster_endpoints": arc.endpoint_configs()},
+        ecs={"services": [service]},
     )
-    return Dependencies(cluster_id, group_id, controls, cache, arc)
+    return Dependencies(cluster_id, group_id, controls, cache, arc, instance_id, rds, service)
 
 
 def create_ecs_service(

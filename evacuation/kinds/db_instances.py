@@ -175,6 +175,10 @@ class InstanceFailoverRunner:
             )
         primary, standby = zones.get(instance.az), zones.get(instance.secondary_az or "")
         if primary == original:
+            if not instance.available:  # a fail back under way: recovered once it serves
+                return Reverted(
+                    Outcome.FAILED, f"fail back waits: the instance is {instance.status}"
+                )
             return Reverted(Outcome.UNCHANGED, f"its primary is in {original} already")
         if primary != ours or standby != original:
             return Reverted(
@@ -184,5 +188,18 @@ class InstanceFailoverRunner:
         if not instance.available:
             # Failed, so the evacuation stays RECOVERING and the reconciler tries again.
             return Reverted(Outcome.FAILED, f"fail back waits: the instance is {instance.status}")
-        ctx.gateways.of(RdsGateway).reboot_with_failover(record.key.resource)
+        rds = ctx.gateways.of(RdsGateway)
+        rds.reboot_with_failover(record.key.resource)
+
+        def back() -> Verified:  # recovered means the primary is back and serving, not "asked"
+            now = rds.describe_instances([record.key.resource]).get(record.key.resource)
+            done = now is not None and now.available and zones.get(now.az) == original
+            return Verified(Verdict.CONVERGED if done else Verdict.PENDING)
+
+        if ctx.poll(back).verdict is not Verdict.CONVERGED:
+            # Failed, so the evacuation stays RECOVERING and the reconciler looks again (a
+            # rebooting instance is never rebooted twice: it waits, above).
+            return Reverted(
+                Outcome.FAILED, f"fail back under way: the primary is not in {original} yet"
+            )
         return Reverted(Outcome.REVERTED, after={"primary_az": original, "from_az": primary})

@@ -10,6 +10,7 @@ import pytest
 from evacuation.drill.checks import evacuated, read_aws
 from evacuation.drill.probes import PROBES, Context
 from evacuation.emulator.elasticache import ElastiCacheFake
+from evacuation.emulator.rds_instances import RdsInstanceFailover
 from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.world import Dependencies, World, add_dependencies
 from tests.conftest import ControllerFactory
@@ -19,11 +20,11 @@ AZ = "use1-az1"
 
 @pytest.fixture
 def deps(session: boto3.Session, world: World) -> Dependencies:
-    cache, arc = ElastiCacheFake(), RoutingControlFake()
-    cache.install(session)
-    arc.install(session)
-    # Given the writer and the primary in use1-az1, one routing control per AZ, all On
-    return add_dependencies(session, world, cache, arc, AZ)
+    cache, arc, rds = ElastiCacheFake(), RoutingControlFake(), RdsInstanceFailover()
+    for fake in (cache, arc, rds):
+        fake.install(session)
+    # Given the writer and the primaries in use1-az1, one routing control per AZ, all On
+    return add_dependencies(session, world, cache, arc, az_id=AZ, rds=rds)
 
 
 def test_the_probes_read_the_primary_az_id_and_every_control(

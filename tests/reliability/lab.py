@@ -21,6 +21,7 @@ from evacuation.drill.checks import read_aws
 from evacuation.emulator.autoscaling import AutoScalingModel
 from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.elasticache import ElastiCacheFake
+from evacuation.emulator.rds_instances import RdsInstanceFailover
 from evacuation.emulator.route53_strict import Route53Strictness
 from evacuation.emulator.routing_control import RoutingControlFake
 from evacuation.emulator.world import (
@@ -29,6 +30,7 @@ from evacuation.emulator.world import (
     build_world,
     create_db_cluster,
     create_ecs_service,
+    create_multi_az_instance,
 )
 from evacuation.emulator.zonal_shift import ManualClock, ZonalShiftFake
 from evacuation.state import InMemoryStateStore, StateStore
@@ -149,9 +151,11 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             cache, arc = ElastiCacheFake(), RoutingControlFake()
             cache.install(session)
             arc.install(session)
+            rds = RdsInstanceFailover()  # hooks moto's own answers: a Multi-AZ standby
+            rds.install(session)
             clock.background.append(cache.complete_promotions)
             world = build_world(session, fake, **options)
-            config = {**world.config(), **_new_kinds(session, world, cache, arc)}
+            config = {**world.config(), **_new_kinds(session, world, cache, arc, rds)}
             recorder.reset()
             faults.reset()
             yield Lab(
@@ -167,16 +171,21 @@ def lab(**world_options: Any) -> Iterator[Lab]:
 
 
 def _new_kinds(
-    session: boto3.Session, world: World, cache: ElastiCacheFake, arc: RoutingControlFake
+    session: boto3.Session,
+    world: World,
+    cache: ElastiCacheFake,
+    arc: RoutingControlFake,
+    rds: RdsInstanceFailover,
 ) -> dict[str, Any]:
-    """The issue 15 kinds in the lab: an Aurora cluster whose writer, and an ElastiCache group
-    whose primary, are in the AZ the campaigns evacuate (both failed back on recover, so that
-    every case ends exactly as it began), an ECS service over the three subnets, and one ARC
-    routing control per AZ under the safety rule "at least N-1 of N On"."""
+    """The issue 15 kinds in the lab: an Aurora cluster whose writer, an ElastiCache group and a
+    Multi-AZ DB instance whose primaries are in the AZ the campaigns evacuate (all failed back
+    on recover, so that every case ends exactly as it began), an ECS service over the three
+    subnets, and one ARC routing control per AZ under the safety rule "at least N-1 of N On"."""
     cluster = create_db_cluster(
         session, "checkout-orders", [("us-east-1b", 0), ("us-east-1a", 2), ("us-east-1c", 1)]
     )
     service = create_ecs_service(session, list(world.subnets.values()))
+    instance = create_multi_az_instance(session, rds, "checkout-ledger", "us-east-1b", "us-east-1c")
     group = cache.create_replication_group(
         "checkout-sessions",
         [("checkout-sessions-001", "us-east-1b"), ("checkout-sessions-002", "us-east-1c")],
@@ -188,7 +197,7 @@ def _new_kinds(
     )
     world.add_routing_controls(arc, controls)
     return {
-        "databases": {"clusters": [cluster], "fail_back": True},
+        "databases": {"clusters": [cluster], "instances": [instance], "fail_back": True},
         "ecs": {"services": [service]},
         "caches": {"replication_groups": [group], "fail_back": True},
         "routing_controls": {"controls": controls, "cluster_endpoints": arc.endpoint_configs()},
