@@ -25,7 +25,8 @@ answered by moto; the model rewrites what moto's answers say about the zones):
    `failover_reads` describes, then `available` in its new zone ("the DB instance status is set
    to rebooting", same page). While it is rebooting, another reboot is refused with
    `InvalidDBInstanceState` (the fault the page lists).
-4. `fail_now(instance)` is RDS failing over by itself (or an operator).
+4. `fail_now(instance)` is RDS failing over by itself (or an operator); `complete_reboots()` is
+   time passing (minutes): every reboot under way is done.
 """
 
 from __future__ import annotations
@@ -89,6 +90,12 @@ class RdsInstanceFailover:
             raise ValueError("a Multi-AZ standby is in a different AZ from its primary")
         with self._lock:
             self._instances[instance_id] = _Standby(primary, secondary)
+
+    def complete_reboots(self) -> None:
+        """Every reboot under way finishes (the next describe shows the instance available)."""
+        with self._lock:
+            for standby in self._instances.values():
+                standby.rebooting_reads = 0
 
     def fail_now(self, instance_id: str) -> None:
         """RDS fails the instance over by itself (or someone else asked)."""

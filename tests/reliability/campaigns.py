@@ -23,6 +23,7 @@ import boto3
 
 from evacuation import runtime
 from evacuation.drill import probes
+from evacuation.drill.checks import diff
 from evacuation.drill.probes import Context
 from evacuation.emulator.table import create_state_table
 from evacuation.errors import ConfigurationError, InvalidRequestError, StateCorruptError
@@ -99,8 +100,9 @@ def _recover_and_check(lab: Lab, store: StateStore, label: str) -> list[str]:
     result = lab.controller(store).recover(AZ, reason="campaign reset")
     if result.status is not Status.RECOVERED:
         return [f"{label}: recover ended {result.status.value}"]
-    if lab.state() != lab.original:
-        return [f"{label}: recover did not restore the original state"]
+    if (now := lab.state()) != lab.original:
+        differences = "; ".join(list(diff(lab.original, now))[:5])
+        return [f"{label}: recover did not restore the original state: {differences}"]
     return []
 
 

@@ -99,10 +99,9 @@ class Lab:
 
     def settle(self, reads: int = 10) -> None:
         """Describe the cache groups until none is `modifying`: ElastiCache promotes a replica
-        asynchronously, and recover answers RECOVERED once the fail back's ModifyReplicationGroup
-        is accepted, not done (caches.PromoteRunner.revert does not wait). Up to `reads`
-        describes, as an operator polling would; a group still modifying after them is left so,
-        and the state comparison that follows reports it."""
+        asynchronously, and a crash can leave a promotion under way. Up to `reads` describes, as
+        an operator polling would; a group still modifying after them is left so, and the state
+        comparison that follows reports it."""
         if not self.world.cache_groups:
             return
         elasticache = self.session.client("elasticache", region_name="us-east-1")
@@ -153,7 +152,7 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             arc.install(session)
             rds = RdsInstanceFailover()  # hooks moto's own answers: a Multi-AZ standby
             rds.install(session)
-            clock.background.append(cache.complete_promotions)
+            clock.background += [cache.complete_promotions, rds.complete_reboots]
             world = build_world(session, fake, **options)
             config = {**world.config(), **_new_kinds(session, world, cache, arc, rds)}
             recorder.reset()
