@@ -102,6 +102,11 @@ def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
+class OutcomeUnknownError(AwsApiError):
+    """A non-idempotent call failed in a way that may hide that it took effect (5xx, timeout,
+    lost answer): read back before sending it again."""
+
+
 def once_unless_throttled(fn: Callable[[], T], what: str, why: str) -> Callable[[], T]:
     """`fn` for a Caller, retried only when throttled: for a call that is not idempotent, whose
     error or lost answer may hide that it took effect (`why` says what a second one would do).
@@ -113,7 +118,9 @@ def once_unless_throttled(fn: Callable[[], T], what: str, why: str) -> Callable[
         except RetryableAwsError as exc:
             if exc.code in THROTTLING_CODES:
                 raise
-            raise AwsApiError(f"{exc} (not retried: {why})", exc.code, 0, {}) from exc
+            raise OutcomeUnknownError(
+                f"{exc} (not retried blindly: {why})", exc.code, 0, {}
+            ) from exc
 
     return attempt
 

@@ -23,9 +23,10 @@ from `DescribeDBClusters` (`DBClusterMembers[].IsClusterWriter`) and its AZ from
   `SecondaryAvailabilityZone`, which azevac reads and reports beforehand); it is a reboot (a
   write outage typically of one to two minutes, "Failover times are typically 60-120 seconds",
   https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.MultiAZSingleStandby.html);
-  and it is not idempotent (a second one moves the primary back), so it is never retried after
-  an error or a lost answer but read back instead. An instance that is not Multi-AZ has no
-  standby: skipped, with the reason, and readiness says so beforehand.
+  and it is not idempotent (a second one moves the primary back), so after an error or a lost
+  answer it is read back, and sent again only if the reads show it did not happen. An
+  instance that is not Multi-AZ has no standby: skipped, with the reason, and readiness says
+  so beforehand.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ the impaired AZ is failed over to its standby with `RebootDBInstance(ForceFailov
 Its limits, which a DB cluster's failover does not have (kinds/databases.py says why both):
 no target (the new primary is the standby, in `SecondaryAvailabilityZone`, wherever RDS put it);
 a reboot (60-120 s of write outage); not idempotent (a second forced failover moves the
-primary back), so it is sent at most once per run, never retried after an error or a lost
-answer (`aws.errors.once_unless_throttled`), and read back instead.
+primary back), so after an error or a lost answer it is read back, and sent again only when
+the reads show it did not happen (`aws.errors.once_unless_throttled`, `_reboot`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from evacuation.aws.errors import OutcomeUnknownError
 from evacuation.aws.rds import Instance, RdsGateway
 from evacuation.errors import EvacuationError
 from evacuation.kinds.base import readable, zone_ids
@@ -99,28 +100,47 @@ class InstanceFailoverRunner:
     def apply(
         self, ctx: RunContext, steps: Sequence[PlannedStep]
     ) -> Mapping[StepKey, JsonValue | Failed]:
-        gateway = ctx.gateways.of(RdsGateway)
         afters: dict[StepKey, JsonValue | Failed] = {}
         for step in steps:
             try:
-                gateway.reboot_with_failover(step.resource)
+                self._reboot(ctx, step)
                 afters[step.key] = dict(step.intended)
             except EvacuationError as exc:
-                # The reboot may have happened all the same (a lost answer): if RDS shows it,
-                # it is ours; never a second one, which would move the primary back.
-                if self._took_effect(ctx, step):
-                    afters[step.key] = dict(step.intended)
-                else:
-                    afters[step.key] = Failed(exc)
+                afters[step.key] = Failed(exc)
         return afters
 
+    def _reboot(self, ctx: RunContext, step: PlannedStep) -> None:
+        """The forced failover, sent again only once reads show the last one did not happen: an
+        error that may hide it (5xx, timeout, lost answer) is read back a few times first (a
+        reboot under way, or a primary moved, is ours); never a second one on top of the first,
+        which would move the primary back."""
+        attempts = ctx.config.execution.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                ctx.gateways.of(RdsGateway).reboot_with_failover(step.resource)
+                return
+            except OutcomeUnknownError:
+                if self._took_effect(ctx, step):
+                    return
+                if attempt == attempts:
+                    raise
+                ctx.sleep(ctx.config.execution.backoff_initial_seconds * 2**attempt)
+
     @staticmethod
-    def _took_effect(ctx: RunContext, step: PlannedStep) -> bool:
+    def _took_effect(ctx: RunContext, step: PlannedStep, reads: int = 3) -> bool:
         zones = zone_ids(ctx.gateways)
-        found = ctx.gateways.of(RdsGateway).describe_instances([step.resource]).get(step.resource)
-        if found is None or isinstance(zones, EvacuationError):
-            return False
-        return not found.available or zones.get(found.az) != step.intended["from_az"]
+        if isinstance(zones, EvacuationError):
+            raise zones
+        for read in range(reads):
+            if read:
+                ctx.sleep(ctx.config.execution.verify_interval_seconds)
+            found = ctx.gateways.of(RdsGateway).describe_instances([step.resource])
+            instance = found.get(step.resource)
+            if instance is None:
+                raise EvacuationError(f"DB instance {step.resource} not found")
+            if not instance.available or zones.get(instance.az) != step.intended["from_az"]:
+                return True
+        return False
 
     def verify(
         self, ctx: RunContext, steps: Sequence[PlannedStep], afters: Mapping[StepKey, Any]

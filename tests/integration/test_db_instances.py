@@ -105,28 +105,36 @@ def test_a_single_az_instance_is_skipped_and_readiness_says_so(
 
 
 @pytest.mark.parametrize("fault", [Fault.LOST_RESPONSE, Fault.SERVER_ERROR, Fault.TIMEOUT])
-def test_an_error_after_the_reboot_is_read_back_never_sent_twice(
+def test_an_error_on_the_reboot_is_read_back_before_any_second_one(
     world: World, instance: str, rds_model: RdsInstanceFailover, calls: list[str],
     faults: FaultInjector, make_controller: ControllerFactory, fault: Fault,
 ) -> None:  # fmt: skip
     # Given RDS took the reboot and its answer was lost, or a 5xx / timeout answered instead
-    # (injected before RDS acted: the read-back finds nothing moved)
+    # (injected before RDS acted)
     faults.add("rds", "RebootDBInstance", fault)
 
     result = make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
 
-    assert _reboots(calls) == 1  # never a second forced failover in the same run
+    # Then the primary moved exactly once: a lost answer is read back as ours (one reboot); a
+    # refusal is read back as nothing done, and only then sent again (two)
+    assert _step(result).outcome is Outcome.APPLIED
+    assert rds_model.zones_of(instance) == ("us-east-1c", "us-east-1b")
+    assert _reboots(calls) == (1 if fault is Fault.LOST_RESPONSE else 2)
+
+
+def test_a_reboot_that_keeps_failing_fails_the_step_after_reading_back_each_time(
+    world: World, instance: str, rds_model: RdsInstanceFailover, calls: list[str],
+    faults: FaultInjector, make_controller: ControllerFactory,
+) -> None:  # fmt: skip
+    faults.add("rds", "RebootDBInstance", Fault.SERVER_ERROR, *range(1, 30))
+
+    result = make_controller(_config(world)).evacuate("use1-az1", reason="gray failure")
+
     step = _step(result)
-    if fault is Fault.LOST_RESPONSE:
-        assert step.outcome is Outcome.APPLIED
-        assert rds_model.zones_of(instance)[0] == "us-east-1c"
-    else:
-        assert step.outcome is Outcome.FAILED and "not retried" in (step.error or "")
-        assert rds_model.zones_of(instance)[0] == "us-east-1b"
-        # and the reconciler's next run sends it, once, as the plan still wants it
-        faults.clear()
-        make_controller(_config(world)).reconcile()
-        assert _reboots(calls) == 2 and rds_model.zones_of(instance)[0] == "us-east-1c"
+    assert step.outcome is Outcome.FAILED and "not retried blindly" in (step.error or "")
+    assert rds_model.zones_of(instance)[0] == "us-east-1b"
+    reads = calls.count("DescribeDBInstances")
+    assert _reboots(calls) == 6 and reads >= 3 * 6  # max_attempts, each read back 3 times
 
 
 def test_a_throttled_reboot_is_retried(
