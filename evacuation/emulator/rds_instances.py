@@ -25,8 +25,7 @@ answered by moto; the model rewrites what moto's answers say about the zones):
    `failover_reads` describes, then `available` in its new zone ("the DB instance status is set
    to rebooting", same page). While it is rebooting, another reboot is refused with
    `InvalidDBInstanceState` (the fault the page lists).
-4. `fail_now(instance)` is RDS failing over by itself (or an operator); `complete_reboots()` is
-   time passing (minutes): every reboot under way is done.
+4. `complete_reboots()` is time passing (minutes): every reboot under way is done.
 """
 
 from __future__ import annotations
@@ -96,12 +95,6 @@ class RdsInstanceFailover:
         with self._lock:
             for standby in self._instances.values():
                 standby.rebooting_reads = 0
-
-    def fail_now(self, instance_id: str) -> None:
-        """RDS fails the instance over by itself (or someone else asked)."""
-        with self._lock:
-            standby = self._instances[instance_id]
-            standby.primary, standby.secondary = standby.secondary, standby.primary
 
     # -- hooks -------------------------------------------------------------------------------------
 
