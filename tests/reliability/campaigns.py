@@ -179,18 +179,24 @@ def crash_points(lab: Lab, **config: Any) -> Tally:
     expected = reference_end_state(lab, **config)
     counting = CrashingStore()
     lab.controller(counting, **config).evacuate(AZ, reason="count")
-    writes, mutations = counting.writes, len(lab.recorder.mutations)
+    writes, calls = counting.writes, Counter(lab.recorder.mutations)
     _recover_and_check(lab, counting, "count")
-    points = [("aws", w, n) for w in ("before", "after") for n in range(1, mutations + 1)]
+    # Each operation's n-th call, not the run's n-th mutation: lanes run concurrently, so the
+    # run's n-th mutation is not always the same one, and a global count can miss a kind.
+    points: list[tuple[str, str, Any]] = [
+        ("aws", w, (*op, n)) for w in ("before", "after") for op in calls
+        for n in range(1, calls[op] + 1)
+    ]  # fmt: skip
     points += [("state", w, n) for w in ("before", "after") for n in range(1, writes + 1)]
     crashed_after: set[str] = set()
-    for where, when, n in points:
+    for where, when, at in points:
         for then in ("resume", "recover"):
-            label = f"crash {when} {where} #{n} then {then}"
+            name = f"{at[0]}.{at[1]} #{at[2]}" if where == "aws" else f"state write #{at}"
+            label = f"crash {when} {name} then {then}"
             lab.reset()
-            store = CrashingStore(when, n) if where == "state" else InMemoryStateStore()
+            store = CrashingStore(when, at) if where == "state" else InMemoryStateStore()
             if where == "aws":
-                setattr(lab.faults, f"crash_{when}_mutation", n)
+                lab.faults.crash_at_call = (when, *at)
             crashed = False
             try:
                 lab.controller(store, **config).evacuate(AZ, reason=label)
@@ -210,8 +216,7 @@ def crash_points(lab: Lab, **config: Any) -> Tally:
                 problems += [f"{label}: {p}" for p in invariants(lab)]
             problems += _recover_and_check(lab, store, label)
             tally.count(ok and not problems, problems)
-    # lanes run concurrently, so the n-th mutation is not always the same one: what matters is
-    # that the campaign crashed right after each kind's every mutation at least once
+    # every mutation the lab's kinds can make must have been crashed after at least once
     never = sorted({f"{s}.{o}" for s, o in MUTATING_OPS} - crashed_after)
     tally.violations += [f"never crashed right after {op}" for op in never]
     return tally

@@ -88,11 +88,16 @@ class FaultInjector:
     """Crash once this many mutating calls have succeeded (the last one's response is lost)."""
     crash_before_mutation: int | None = None
     """Crash just before this (1-based) mutating call is sent."""
+    crash_at_call: tuple[str, str, str, int] | None = None
+    """(when, service, operation, n): crash "before" the n-th call of that operation is sent, or
+    "after" its n-th successful response. Unlike the global counts above, this names the call
+    whatever order concurrent lanes send theirs in."""
     injected: list[tuple[str, str, Fault]] = field(default_factory=list)
     _seen: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _mutations: int = 0
     _streaks: dict[tuple[int, str, str], int] = field(default_factory=lambda: defaultdict(int))
     _started: int = 0
+    _succeeded: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _current: threading.local = field(default_factory=threading.local)
 
@@ -124,6 +129,7 @@ class FaultInjector:
             self._streaks.clear()
             self._mutations = 0
             self._started = 0
+            self._succeeded.clear()
             self.injected.clear()
 
     def clear(self) -> None:
@@ -133,6 +139,7 @@ class FaultInjector:
             self.schedule = None
             self.crash_after_mutation = None
             self.crash_before_mutation = None
+            self.crash_at_call = None
         self.reset()
 
     def install(self, session: boto3.Session) -> None:
@@ -150,6 +157,8 @@ class FaultInjector:
                 self._started += 1
                 if self._started == self.crash_before_mutation:
                     raise SimulatedCrash(f"before {key}")
+            if self.crash_at_call == ("before", *key, count):
+                raise SimulatedCrash(f"before {key[0]}.{key[1]}")
             fault, latency = self._fault_for(key, count)
             fault = self._within_budget(key, fault)
             self._current.call = (key, fault)
@@ -193,6 +202,9 @@ class FaultInjector:
             if is_mutation(model.name):
                 self._mutations += 1
                 crash = self.crash_after_mutation == self._mutations
+            called = (model.service_model.service_name, model.name)
+            self._succeeded[called] += 1
+            crash = crash or self.crash_at_call == ("after", *called, self._succeeded[called])
         if crash:
             raise SimulatedCrash(f"after {model.service_model.service_name}.{model.name}")
         if lost:
