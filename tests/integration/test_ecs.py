@@ -79,7 +79,10 @@ def test_a_deployment_not_at_steady_state_is_pending_then_reconciled(
 ) -> None:
     # Given deployments that do not reach steady state before the deadline
     ecs_deployments.hold()
-    controller = make_controller(_config(world))
+    config = _config(world)
+    # a held deployment never converges: the verify poll would spin its full 60 s in real time
+    config["execution"] = {**config["execution"], "verify_timeout_seconds": 0.05}
+    controller = make_controller(config)
 
     # When use1-az1 is evacuated
     result = controller.evacuate("use1-az1", reason="gray failure")
