@@ -14,6 +14,7 @@ from evacuation.aws.clients import AwsClients
 from evacuation.config import parse_config
 from evacuation.controller import Controller
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.client_cache import cache_clients
 from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.eks import EksZonalShiftConfig
 from evacuation.emulator.route53_strict import Route53Strictness
@@ -80,7 +81,7 @@ def session(
     ecs_deployments: EcsDeployments,
 ) -> Iterator[boto3.Session]:
     with mock_aws():
-        session = boto3.Session(region_name="us-east-1")
+        session = cache_clients(boto3.Session(region_name="us-east-1"))
         faults.install(session)
         recorder.install(session)
         fake.install(session)

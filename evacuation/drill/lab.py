@@ -27,6 +27,7 @@ from moto import mock_aws
 from evacuation import runtime
 from evacuation.controller import Controller
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.client_cache import cache_clients
 from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.faults import CrashAfterMutation, RandomFaults, SimulatedCrash
@@ -299,7 +300,7 @@ def embedded_aws(
         mock_aws(),
         tempfile.TemporaryDirectory(prefix="azevac-drill-") as workdir,
     ):
-        session = boto3.Session(region_name=REGION)
+        session = cache_clients(boto3.Session(region_name=REGION))
         # Hooks first: botocore copies the session's handlers into each client it makes.
         recorder, steps = CallRecorder(), StepLog(on_event)
         faults, crash = RandomFaults(FAULTED_SERVICES), CrashAfterMutation(DATA_PLANE_SERVICES)

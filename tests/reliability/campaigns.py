@@ -25,6 +25,7 @@ from evacuation import runtime
 from evacuation.drill import probes
 from evacuation.drill.checks import diff
 from evacuation.drill.probes import Context
+from evacuation.emulator.client_cache import cache_clients
 from evacuation.emulator.table import create_state_table
 from evacuation.errors import ConfigurationError, InvalidRequestError, StateCorruptError
 from evacuation.model import Outcome, Status, Trigger
@@ -530,7 +531,7 @@ class RecoveryWatch:
         self.lab, self.phase = lab, phase
         self.violations: list[str] = []
         # Its own reads go through a session without the lab's hooks: no faults, not counted.
-        self._plain = boto3.Session(region_name="us-east-1")
+        self._plain = cache_clients(boto3.Session(region_name="us-east-1"))
         self.in_az_before = self._in_az()
 
     def __enter__(self) -> RecoveryWatch:

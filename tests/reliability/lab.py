@@ -19,6 +19,7 @@ from evacuation.config import parse_config
 from evacuation.controller import Controller
 from evacuation.drill.checks import read_aws
 from evacuation.emulator.autoscaling import AutoScalingModel
+from evacuation.emulator.client_cache import cache_clients
 from evacuation.emulator.ecs import EcsDeployments
 from evacuation.emulator.elasticache import ElastiCacheFake
 from evacuation.emulator.rds_instances import RdsInstanceFailover
@@ -134,7 +135,7 @@ def lab(**world_options: Any) -> Iterator[Lab]:
             fake = ZonalShiftFake(clock=clock)
             faults = FaultInjector()
             recorder = CallRecorder()
-            session = boto3.Session(region_name="us-east-1")
+            session = cache_clients(boto3.Session(region_name="us-east-1"))
             faults.install(session)
             recorder.install(session)
             fake.install(session)
