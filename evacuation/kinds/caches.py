@@ -281,11 +281,11 @@ def move_primary(
             raise
         # A timeout here leaves the promotion under way: the next run waits for it, then puts
         # the settings back (the group refuses any change while it is modifying).
-        _wait(
+        group = _wait(
             ctx, group_id, lambda g: _is_primary(g, target) and g.status == "available",
             f"{target} to be the primary",
         )  # fmt: skip
-    if not _settings_back(_one(ctx, group_id), restore):
+    if not _settings_back(group, restore):
         _put_back(ctx, group_id, restore)
 
 
