@@ -391,6 +391,10 @@ class Timeline:
         self.seen_after_fire = False
         self.violations: list[str] = []
         self.max_out = 0
+        # Its own read-backs go through the lab's session (the fakes are on it) and so through
+        # these hooks: they are not azevac's calls, and must neither count nor "show" anything.
+        self._own = threading.local()
+        self._lock = threading.Lock()
 
     def __enter__(self) -> Timeline:
         self.lab.session.events.register("before-call.*.*", self._before, unique_id="timeline")
@@ -402,10 +406,13 @@ class Timeline:
         self.lab.session.events.unregister("after-call.*.*", unique_id="timeline-a")
 
     def _before(self, model: Any, params: Any = None, **_: Any) -> None:
-        self.calls += 1
-        if self.event is not None and self.fired_at is None and self.calls >= self.at:
-            self.event()
-            self.fired_at = self.calls
+        if getattr(self._own, "reading", False):
+            return
+        with self._lock:  # lanes call concurrently: count each call once, fire the event once
+            self.calls += 1
+            if self.event is not None and self.fired_at is None and self.calls >= self.at:
+                self.event()
+                self.fired_at = self.calls
         service, operation = model.service_model.service_name, model.name
         if service != "arc-zonal-shift":
             return
@@ -415,11 +422,17 @@ class Timeline:
             )
 
     def _after(self, model: Any, **_: Any) -> None:
+        if getattr(self._own, "reading", False):
+            return
         service, operation = model.service_model.service_name, model.name
         if service == "arc-zonal-shift" and operation in ARC_READS and self.fired_at is not None:
             self.seen_after_fire = True
         if not operation.startswith(READS) and service not in OWN_STATE:
-            self.max_out = max(self.max_out, len(azevac_out(self.lab)))
+            self._own.reading = True
+            try:
+                self.max_out = max(self.max_out, len(azevac_out(self.lab)))
+            finally:
+                self._own.reading = False
 
     def _autoshift_elsewhere(self) -> bool:
         return any(
