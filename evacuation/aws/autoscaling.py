@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from evacuation.aws.clients import AwsClients, Caller
+from evacuation.aws.coalesce import Coalescer
 
 DESCRIBE_BATCH = 50
 
@@ -99,11 +100,15 @@ class AutoScalingGateway:
     def __init__(self, clients: AwsClients, call: Caller) -> None:
         self._clients = clients
         self._call = call
+        self._reads = Coalescer(self._describe, DESCRIBE_BATCH)
 
     def describe_groups(self, names: Iterable[str]) -> Mapping[str, Group]:
-        """The named groups that exist, by name; batched (50 names a call)."""
+        """The named groups that exist, by name; batched (50 names a call), and the lanes'
+        concurrent reads of a few groups each share calls (`coalesce.Coalescer`)."""
+        return self._reads.read(names)
+
+    def _describe(self, wanted: list[str]) -> Mapping[str, Group]:
         asg = self._clients.autoscaling()
-        wanted = list(dict.fromkeys(names))
         groups: dict[str, Group] = {}
         for start in range(0, len(wanted), DESCRIBE_BATCH):
             batch = wanted[start : start + DESCRIBE_BATCH]
