@@ -374,12 +374,30 @@ def concurrency(lab: Lab, rounds: int = 1, threads: int = 20) -> Tally:
 # -- 5b. ARC precedence: AWS's own shifts and azevac's practice runs ----------------------------
 
 OTHER_AZ = "use1-az2"
-ARC_READS = ("GetManagedResource", "ListManagedResources", "ListAutoshifts")
+
+
+def shows_autoshift_elsewhere(operation: str, parsed: Any) -> bool:
+    """Whether an ARC read's answer shows an AWS autoshift away from OTHER_AZ: ListAutoshifts'
+    ACTIVE items, or the `autoshifts` of a managed resource (GetManagedResource, and each item of
+    ListManagedResources). What the answer held, not when it came back: lanes read side by side,
+    so a read sent before the autoshift started can return after it (and show nothing)."""
+    if not isinstance(parsed, dict):
+        return False
+    if operation == "ListAutoshifts":
+        items = parsed.get("items") or []
+        return any(a.get("status") == "ACTIVE" and a.get("awayFrom") == OTHER_AZ for a in items)
+    if operation == "GetManagedResource":
+        resources = [parsed]
+    elif operation == "ListManagedResources":
+        resources = parsed.get("items") or []
+    else:
+        return False
+    return any(a.get("awayFrom") == OTHER_AZ for r in resources for a in r.get("autoshifts") or [])
 
 
 class Timeline:
     """Runs `event` just before the k-th AWS call of a run, and watches what azevac sends after:
-    whether a StartZonalShift went out once an ARC read could already have shown an autoshift
+    whether a StartZonalShift went out once one of azevac's ARC reads had shown an autoshift
     away from another AZ (un-applying AWS's shift), and how many AZs azevac's own levers held out
     at each mutation."""
 
@@ -388,7 +406,7 @@ class Timeline:
         self.calls = 0
         # with no event, whatever was seeded before the run is visible from its first read
         self.fired_at: int | None = None if event is not None else 0
-        self.seen_after_fire = False
+        self.seen = False  # an ARC read of azevac's answered with the autoshift elsewhere
         self.violations: list[str] = []
         self.max_out = 0
         # Its own read-backs go through the lab's session (the fakes are on it) and so through
@@ -416,17 +434,18 @@ class Timeline:
         service, operation = model.service_model.service_name, model.name
         if service != "arc-zonal-shift":
             return
-        if operation == "StartZonalShift" and self.seen_after_fire and self._autoshift_elsewhere():
+        if operation == "StartZonalShift" and self.seen and self._autoshift_elsewhere():
             self.violations.append(
                 f"StartZonalShift sent after a read showed AWS autoshifting away from {OTHER_AZ}"
             )
 
-    def _after(self, model: Any, **_: Any) -> None:
+    def _after(self, model: Any, parsed: Any = None, **_: Any) -> None:
         if getattr(self._own, "reading", False):
             return
         service, operation = model.service_model.service_name, model.name
-        if service == "arc-zonal-shift" and operation in ARC_READS and self.fired_at is not None:
-            self.seen_after_fire = True
+        if service == "arc-zonal-shift" and shows_autoshift_elsewhere(operation, parsed):
+            with self._lock:
+                self.seen = True
         if not operation.startswith(READS) and service not in OWN_STATE:
             self._own.reading = True
             try:

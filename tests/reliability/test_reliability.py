@@ -141,3 +141,54 @@ def test_faults_armed_on_the_lab_reach_the_elasticache_and_arc_fakes(
     assert len(failed) == 1 and "Throttling" in (failed[0].error or "")
     assert shared_lab.controller(store).recover(AZ, reason="reset").status is Status.RECOVERED
     assert shared_lab.state() == shared_lab.original
+
+
+def test_the_timeline_flags_a_start_after_a_read_that_showed_the_autoshift(shared_lab: Lab) -> None:
+    # The precedence campaign's check must be able to fail: a StartZonalShift sent after an ARC
+    # read answered with AWS autoshifting away from another AZ is a violation.
+    shared_lab.reset()
+    arn = shared_lab.world.load_balancer_arn
+    shared_lab.fake.start_autoshift(arn, campaigns.OTHER_AZ)
+    try:
+        with campaigns.Timeline(shared_lab, 1, None) as timeline:
+            arc = shared_lab.session.client("arc-zonal-shift")  # made after the hooks: sees them
+            arc.list_autoshifts(status="ACTIVE")
+            arc.start_zonal_shift(
+                resourceIdentifier=arn, awayFrom=AZ, expiresIn="1h", comment="timeline test"
+            )
+        assert len(timeline.violations) == 1
+    finally:
+        campaigns._end_aws_shifts(shared_lab)
+        for shift in shared_lab.fake.shifts(arn, status="ACTIVE"):
+            shared_lab.fake.cancel_shift(shift["zonalShiftId"])
+
+
+def test_the_timeline_ignores_a_read_answered_before_the_autoshift_started(
+    shared_lab: Lab,
+) -> None:
+    # Lanes read side by side, so a read can come back after the autoshift started while holding
+    # the answer from before it: that read showed nothing, and a start after it is no violation.
+    shared_lab.reset()
+    arn = shared_lab.world.load_balancer_arn
+    events = shared_lab.session.events
+
+    def autoshift_starts(**_: Any) -> None:  # after ARC answered, before the answer is seen
+        if not shared_lab.fake.autoshifts(arn):
+            shared_lab.fake.start_autoshift(arn, campaigns.OTHER_AZ)
+
+    answered = "after-call.arc-zonal-shift.ListAutoshifts"
+    events.register(answered, autoshift_starts, unique_id="late-answer")
+    try:
+        with campaigns.Timeline(shared_lab, 1, None) as timeline:
+            arc = shared_lab.session.client("arc-zonal-shift")
+            arc.list_autoshifts(status="ACTIVE")
+            arc.start_zonal_shift(
+                resourceIdentifier=arn, awayFrom=AZ, expiresIn="1h", comment="timeline test"
+            )
+        assert shared_lab.fake.autoshifts(arn), "the autoshift started before the start was sent"
+        assert timeline.violations == []
+    finally:
+        events.unregister(answered, unique_id="late-answer")
+        campaigns._end_aws_shifts(shared_lab)
+        for shift in shared_lab.fake.shifts(arn, status="ACTIVE"):
+            shared_lab.fake.cancel_shift(shift["zonalShiftId"])
