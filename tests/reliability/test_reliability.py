@@ -143,6 +143,14 @@ def test_faults_armed_on_the_lab_reach_the_elasticache_and_arc_fakes(
     assert shared_lab.state() == shared_lab.original
 
 
+def _end_every_shift(lab: Lab, arn: str) -> None:
+    """The timeline tests' shifts gone (the autoshift completed, the customer shift cancelled), so
+    the module's later cases start from the lab's original ARC state."""
+    lab.fake.end_autoshift(arn)
+    for shift in lab.fake.shifts(arn, status="ACTIVE"):
+        lab.fake.cancel_shift(shift["zonalShiftId"])
+
+
 def test_the_timeline_flags_a_start_after_a_read_that_showed_the_autoshift(shared_lab: Lab) -> None:
     # The precedence campaign's check must be able to fail: a StartZonalShift sent after an ARC
     # read answered with AWS autoshifting away from another AZ is a violation.
@@ -158,9 +166,7 @@ def test_the_timeline_flags_a_start_after_a_read_that_showed_the_autoshift(share
             )
         assert len(timeline.violations) == 1
     finally:
-        campaigns._end_aws_shifts(shared_lab)
-        for shift in shared_lab.fake.shifts(arn, status="ACTIVE"):
-            shared_lab.fake.cancel_shift(shift["zonalShiftId"])
+        _end_every_shift(shared_lab, arn)
 
 
 def test_the_timeline_ignores_a_read_answered_before_the_autoshift_started(
@@ -192,6 +198,4 @@ def test_the_timeline_ignores_a_read_answered_before_the_autoshift_started(
         assert timeline.violations == []
     finally:
         events.unregister(answered, unique_id="late-answer")
-        campaigns._end_aws_shifts(shared_lab)
-        for shift in shared_lab.fake.shifts(arn, status="ACTIVE"):
-            shared_lab.fake.cancel_shift(shift["zonalShiftId"])
+        _end_every_shift(shared_lab, arn)
