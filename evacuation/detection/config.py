@@ -27,9 +27,6 @@ from evacuation.model import AZ_ID_PATTERN, AZ_NAME_PATTERN
 SIGNAL_PREFIX = "azevac-signal-"
 """Child alarms (the inputs of the composites) start with this, not with the workload's alarm
 prefix, so azevac's EventBridge rule (AlarmNamePrefix) is not invoked for each of them."""
-MAX_METRICS_PER_ALARM = 10
-"""A metric math alarm may use at most 10 metrics (CloudWatch quotas,
-https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html)."""
 
 
 def _az_id(value: str) -> str:
@@ -48,6 +45,7 @@ AzId = Annotated[str, AfterValidator(_az_id)]
 ZoneName = Annotated[str, AfterValidator(_zone_name)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255, strip_whitespace=True)]
 LB_FULL_NAME = r"^(app|net)/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,16}$"
+TARGET_GROUP_FULL_NAME = r"^targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{1,16}$"
 
 
 class _Strict(BaseModel):
@@ -63,11 +61,16 @@ class LoadBalancerSource(_Strict):
     """The `LoadBalancer` dimension (`app/<name>/<id>`); None: a parameter of the stack."""
     zones: dict[AzId, ZoneName] = Field(min_length=2)
     """AZ ID -> zone name in this account (`aws ec2 describe-availability-zones`)."""
+    target_group: Annotated[str, StringConstraints(pattern=TARGET_GROUP_FULL_NAME)] | None = None
+    """The `TargetGroup` dimension (`targetgroup/<name>/<id>`) of the service's targets: with it,
+    an AZ where most targets are unhealthy is impact the AZ's own hosts need not report."""
 
 
 class ServiceSource(_Strict):
     """The service's own metrics (EMF), one series per AZ ID: preferred where cross-zone load
-    balancing dilutes the load balancer's per-AZ view."""
+    balancing dilutes the load balancer's per-AZ view. Every metric is published with two
+    dimension sets, `[*dimensions, az_dimension]` and `[*dimensions]` (the region's total, which
+    the outlier tests and the regional alarm read; README "Detection")."""
 
     namespace: Name
     az_dimension: Name = "AZ-ID"
@@ -98,26 +101,47 @@ class ContributorInsightsSource(_Strict):
 class Thresholds(_Strict):
     fault_rate_percent: float = Field(default=1.0, gt=0, le=100)
     latency_p99_ms: float | None = Field(default=1000.0, gt=0)
-    min_faults_per_minute: int = Field(default=3, ge=1)
-    """Below this many faults in a minute the fault rate counts as 0: on a quiet night one error
-    is a large rate, and no evidence of an impaired AZ."""
-    min_requests_for_latency: int = Field(default=100, ge=1)
-    """Below this many requests in a minute p99 latency counts as 0: the p99 of fewer than 100
-    requests is their maximum, one slow request."""
+    """A request slower than this is slow; latency is impact when more than `slow_percent` of
+    a minute's requests are slow (1 %: the p99 is above this)."""
+    slow_percent: float = Field(default=1.0, gt=0, le=100)
+    min_faults_per_minute: int = Field(default=1, ge=1)
+    """Below this many faults in a minute the fault rate counts as 0. The evidence that the AZ is
+    an outlier is counted over `evaluation.window_minutes` (`outlier.min_events`), so that it
+    scales with traffic instead of resting on a per-minute floor."""
+    min_requests_for_latency: int = Field(default=1, ge=1)
+    """Below this many requests in a minute latency counts as healthy."""
+    vanished_ratio: float = Field(default=0.2, gt=0, lt=1)
+    """Traffic vanished: the AZ's requests, as the service counts them, below this share of the
+    other AZs' mean (missing counts as 0) while those carry traffic."""
+    vanished_min_requests: int = Field(default=10, ge=1)
+    """The other AZs' mean requests per minute below which traffic is too low to tell."""
+    lb_fault_percent: float = Field(default=50.0, gt=0, le=100)
+    """The load balancer's own 5xx (502, 503, 504: targets that do not answer) as a share of the
+    AZ's requests above which the AZ fails as seen from outside its hosts: above what one hung
+    host of a small AZ can cause (a third of three), since no load balancer metric says which
+    target failed."""
+    unhealthy_host_share: float = Field(default=0.5, gt=0, le=1)
+    """With `load_balancer.target_group`: at least this share of the AZ's targets unhealthy."""
 
 
 class Outlier(_Strict):
     static_share: float = Field(default=0.7, gt=0, le=1)
-    """This AZ's share of all faults (whitepaper: 0.66 for 3 AZs)."""
+    """This AZ's share of all faults in the window (whitepaper: 0.66 for 3 AZs)."""
     zscore: float = Field(default=3.0, gt=0)
-    min_stddev_fault_percent: float = Field(default=0.5, gt=0)
-    min_stddev_latency_ms: float = Field(default=50.0, gt=0)
-    """Added to the other AZs' standard deviation: with two other AZs it is often ~0."""
+    """The binomial test: this AZ's faults (or slow requests) in the window against its share of
+    the requests, in standard deviations (the whitepaper's statistical test, in the form metric
+    math can compute)."""
+    min_events: int = Field(default=5, ge=1)
+    """Faults (or slow requests) in the whole region in the window below which no AZ is an
+    outlier."""
 
 
 class Evaluation(_Strict):
     datapoints_to_alarm: int = Field(default=3, ge=1)
     evaluation_periods: int = Field(default=5, ge=1)
+    window_minutes: int = Field(default=10, ge=2, le=60)
+    """The outlier tests count faults and slow requests over this many minutes (the alarm's
+    Period): windowed evidence, evaluated every minute."""
 
     @model_validator(mode="after")
     def _m_of_n(self) -> Evaluation:
@@ -150,16 +174,10 @@ class DetectionConfig(_Strict):
             raise ValueError("names no signal: give load_balancer or service")
         if self.source == "service" and self.service is None:
             raise ValueError("signal is service but no service source is given")
-        if self.source == "load_balancer":
-            if self.load_balancer is None:
-                raise ValueError("signal is load_balancer but no load_balancer is given")
-            if set(self.load_balancer.zones) != set(self.az_ids):
-                raise ValueError("load_balancer.zones must map exactly the az_ids to zone names")
-        if self.metrics_per_az * len(self.az_ids) > MAX_METRICS_PER_ALARM:
-            raise ValueError(
-                f"{len(self.az_ids)} AZs need {self.metrics_per_az * len(self.az_ids)} metrics in "
-                f"one z-score alarm; CloudWatch allows {MAX_METRICS_PER_ALARM}"
-            )
+        if self.source == "load_balancer" and self.load_balancer is None:
+            raise ValueError("signal is load_balancer but no load_balancer is given")
+        if self.load_balancer is not None and set(self.load_balancer.zones) != set(self.az_ids):
+            raise ValueError("load_balancer.zones must map exactly the az_ids to zone names")
         return self
 
     @property
@@ -167,11 +185,6 @@ class DetectionConfig(_Strict):
         if self.signal is not None:
             return self.signal
         return "service" if self.service is not None else "load_balancer"
-
-    @property
-    def metrics_per_az(self) -> int:
-        """Metrics one AZ's requests and faults take (an ALB counts two 5xx metrics)."""
-        return 3 if self.source == "load_balancer" else 2
 
     @property
     def has_latency(self) -> bool:
@@ -197,6 +210,12 @@ class AlarmNames:
     fault_zscore: dict[str, str]
     latency_zscore: dict[str, str]
     faulting_hosts: dict[str, str]
+    blind: dict[str, str]
+    """AZ ID -> the composite of the signals that need nothing from the AZ's own hosts."""
+    lb_faults: dict[str, str]
+    lb_fault_zscore: dict[str, str]
+    vanished: dict[str, str]
+    hosts_unhealthy: dict[str, str]
     insight_rules: dict[str, str]
     slow_rules: dict[str, str]
     regional_fault_rate: str
@@ -220,6 +239,11 @@ def alarm_names(workload: str, detection: DetectionConfig) -> AlarmNames:
         fault_zscore=per_az("fault-zscore"),
         latency_zscore=per_az("latency-zscore"),
         faulting_hosts=per_az("faulting-hosts"),
+        blind=per_az("blind"),
+        lb_faults=per_az("lb-faults"),
+        lb_fault_zscore=per_az("lb-fault-zscore"),
+        vanished=per_az("traffic-vanished"),
+        hosts_unhealthy=per_az("hosts-unhealthy"),
         insight_rules=per_az("faulting-hosts", f"{workload}-"),
         slow_rules=per_az("slow-hosts", f"{workload}-"),
         regional_fault_rate=f"{signal}regional-fault-rate",

@@ -6,29 +6,44 @@ composite rules support OR and ALARM() only
 (localstack-core services/cloudwatch/alarm_scheduler.py and provider_v2.py). So this module
 evaluates the generated template itself, minute by minute on synthetic data:
 
-- Metric alarms: Period 60 s only; EvaluationPeriods N, DatapointsToAlarm M, TreatMissingData,
-  the comparison operators, and the evaluation range and missing-data rules of "Using Amazon
-  CloudWatch alarms" (`window_state`;
-  https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
-- Metric math (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html):
-  numbers, metric ids, `+ - * /`, comparisons `> >= < <= == !=` (1 or 0), `AND OR NOT`
-  (`&& || !`), `IF(c, a, b)`, `FILL(m, number)`, `SQRT`, `ABS`, and
-  `INSIGHT_RULE_METRIC(rule, metric)`. Every operation is point by point; a missing operand gives
-  a missing point. Anything else raises `UnsupportedError`, so the kit cannot start using a
-  function this evaluator would get wrong.
+- Metric alarms: EvaluationPeriods N, DatapointsToAlarm M, TreatMissingData, the comparison
+  operators, and the evaluation range and missing-data rules of "Using Amazon CloudWatch alarms"
+  (`window_state`; https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html).
+  Periods of 60 s and whole multiples of it: "For any period of one minute or longer, an alarm is
+  evaluated every minute and the evaluation is based on the window of time defined by the Period
+  and Evaluation Periods. For example, if the Period is 5 minutes (300 seconds) and Evaluation
+  Periods is 1, then at the end of minute 5 the alarm evaluates based on data from minutes 1 to 5.
+  Then at the end of minute 6, the alarm is evaluated based on the data from minutes 2 to 6"
+  (same page): a datapoint of Period k minutes at minute t is the statistic over minutes
+  t-k+1..t, and "each metric must be using the same period". Only statistics that compose
+  from one-minute datapoints are windowed
+  (Sum, SampleCount, Minimum, Maximum, trimmed counts `TC(x:)`); a windowed percentile is refused.
+- Metric math (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html,
+  rules DET-5 and DET-6 of aws-semantics.md): numbers, metric ids, `+ - * / ^`, comparisons
+  `> >= < <= == !=` (1 or 0), `AND`/`&&`, `OR`/`||`, `IF(c, a, b)`, `FILL(m, number)`, `ABS`,
+  `INSIGHT_RULE_METRIC(rule, metric)`. Time series semantics as documented: the result of an
+  operation on two series has a datapoint wherever either has one, and "missing values in a time
+  series are treated as 0"; a series and a scalar keep the series' timestamps; FILL gives every
+  minute a datapoint. Functions that are not on the documented list ("Functions supported for
+  metric math": `DOCUMENTED_FUNCTIONS`) and operators metric math does not have (`NOT`, `!`:
+  those are composite-alarm syntax) are refused with `UnsupportedError`, as PutMetricAlarm
+  refuses them; documented functions the kit does not use are refused too, so the kit cannot
+  start using one this evaluator would get wrong.
 - Composite alarms (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Create_Composite_Alarm.html):
   `ALARM() OK() INSUFFICIENT_DATA() TRUE FALSE AND OR NOT` and parentheses; ALARM when the rule is
   TRUE, OK otherwise; re-evaluated after the metric alarms of the same minute, children first.
+- Ingestion delay (`StackEvaluator.run(..., ingestion_delay=d)`): the evaluation at the end of
+  minute t sees only the datapoints of minutes up to t-d; a window's later minutes are absent, as
+  the metrics of the last minute are when real CloudWatch evaluates.
 
-*Assumptions* (AWS does not document them): the evaluation range is N + 2 datapoints (the
-documented tables use 5 for N = 3); a datapoint is evaluated as soon as its minute ends (real
-CloudWatch adds its ingestion delay, typically under a minute); dividing by zero gives a missing
-point (the kit's expressions guard every division with IF).
+"If the value of a data point causes a function to attempt to divide by zero, the data point is
+dropped" (using-metric-math.html). *Assumptions* (AWS does not document them): the evaluation
+range is N + 2 datapoints (the documented tables use 5 for N = 3); `^` with no real result is
+dropped as a division by zero is; a comparison where neither series has a datapoint has none.
 """
 
 from __future__ import annotations
 
-import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -36,9 +51,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+
 
 class UnsupportedError(ValueError):
-    """An alarm uses a CloudWatch feature this evaluator does not model."""
+    """An alarm uses a CloudWatch feature this evaluator does not model, or one CloudWatch does
+    not have."""
 
 
 class State(StrEnum):
@@ -96,7 +118,11 @@ def window_state(
 
 
 class MetricSource(Protocol):
-    """Datapoints by minute: a metric's statistic, or a Contributor Insights rule's metric."""
+    """Datapoints by minute: a metric's statistic, or a Contributor Insights rule's metric.
+
+    A source may also offer `array(namespace, metric, dimensions, stat)` and
+    `insight_array(rule, metric)`: every minute's datapoint at once (NaN: none), which `run`
+    uses instead of asking minute by minute."""
 
     def value(
         self, namespace: str, metric: str, dimensions: frozenset[tuple[str, str]], stat: str, t: int
@@ -105,11 +131,27 @@ class MetricSource(Protocol):
     def insight(self, rule: str, metric: str, t: int) -> float | None: ...
 
 
-# -- metric math -----------------------------------------------------------------------------
+# -- metric math syntax ----------------------------------------------------------------------
+
+DOCUMENTED_FUNCTIONS = frozenset(
+    {
+        "ABS", "ANOMALY_DETECTION_BAND", "AVG", "CEIL", "DATAPOINT_COUNT", "DB_PERF_INSIGHTS",
+        "DIFF", "DIFF_TIME", "FILL", "FIRST", "FLOOR", "IF", "INSIGHT_RULE_METRIC", "LAMBDA",
+        "LAST", "LOG", "LOG10", "MAX", "METRIC_COUNT", "METRICS", "MIN", "MINUTE", "HOUR", "DAY",
+        "DATE", "MONTH", "YEAR", "EPOCH", "PERIOD", "RATE", "REMOVE_EMPTY", "RUNNING_SUM",
+        "SEARCH", "SERVICE_QUOTA", "SLICE", "SORT", "STDDEV", "SUM", "TIME_SERIES",
+    }
+)  # fmt: skip
+""""Functions supported for metric math" (using-metric-math.html; rule DET-5). There is no SQRT:
+a square root is `x ^ 0.5`."""
+MODELLED_FUNCTIONS: Mapping[str, int] = {"IF": 3, "FILL": 2, "ABS": 1, "INSIGHT_RULE_METRIC": 2}
+"""The documented functions this evaluator models, with their number of arguments."""
+NOT_METRIC_MATH = frozenset({"NOT", "!"})
+"""Composite alarm rules have NOT; metric math has only AND/&& and OR/|| (rule DET-5)."""
 
 TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<str>'[^']*'|\"[^\"]*\")"
-    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>>=|<=|==|!=|&&|\|\||[-+*/()<>,!]))"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)|(?P<op>>=|<=|==|!=|&&|\|\||[-+*/^()<>,!]))"
 )
 Node = tuple[Any, ...]
 
@@ -164,17 +206,11 @@ class _Parser:
         return node
 
     def and_(self) -> Node:
-        node = self.not_()
+        node = self.comparison()
         while LOGICAL.get(self.peek() or "") == "AND":
             self.take()
-            node = ("and", node, self.not_())
+            node = ("and", node, self.comparison())
         return node
-
-    def not_(self) -> Node:
-        if self.peek() in ("NOT", "!"):
-            self.take()
-            return ("not", self.not_())
-        return self.comparison()
 
     def comparison(self) -> Node:
         node = self.sum_()
@@ -201,10 +237,22 @@ class _Parser:
         if self.peek() == "-":
             self.take()
             return ("arith", "-", ("num", 0.0), self.unary())
-        return self.primary()
+        return self.power()
+
+    def power(self) -> Node:
+        node = self.primary()
+        if self.peek() == "^":
+            self.take()
+            node = ("arith", "^", node, self.unary())  # right-associative, binds tighter than *
+        return node
 
     def primary(self) -> Node:
         kind, text = self.take()
+        if text in NOT_METRIC_MATH or (kind == "name" and text.upper() in NOT_METRIC_MATH):
+            raise UnsupportedError(
+                f"{text!r} is not a metric math operator (only AND/&& and OR/||; NOT is "
+                f"composite-alarm syntax) in {self.text!r}"
+            )
         if kind == "num":
             return ("num", float(text))
         if kind == "str":
@@ -226,19 +274,9 @@ class _Parser:
         raise UnsupportedError(f"unexpected {text!r} in {self.text!r}")
 
 
-FUNCTIONS = {"IF": 3, "FILL": 2, "SQRT": 1, "ABS": 1, "INSIGHT_RULE_METRIC": 2}
-CMP: Mapping[str, Callable[[float, float], bool]] = {
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-
-
 def parse_expression(text: str) -> Node:
-    """A metric math expression, checked against the supported subset."""
+    """A metric math expression, checked against the documented functions and the modelled
+    subset."""
     node = _Parser(text).parse()
     _check(node, text)
     return node
@@ -247,33 +285,185 @@ def parse_expression(text: str) -> Node:
 def _check(node: Node, text: str) -> None:
     if node[0] == "call":
         name, args = node[1], node[2]
-        if FUNCTIONS.get(name) != len(args):
-            raise UnsupportedError(f"{name}() with {len(args)} arguments in {text!r}")
+        if name not in DOCUMENTED_FUNCTIONS:
+            raise UnsupportedError(
+                f"{name}() is not a CloudWatch metric math function (using-metric-math.html, "
+                f"'Functions supported for metric math') in {text!r}"
+            )
+        if MODELLED_FUNCTIONS.get(name) != len(args):
+            raise UnsupportedError(
+                f"{name}() with {len(args)} arguments is not modelled by the evaluator in {text!r}"
+            )
         if name == "FILL" and args[1][0] != "num":
             raise UnsupportedError(f"FILL only with a number in {text!r}")
         if name == "INSIGHT_RULE_METRIC" and any(a[0] != "str" for a in args):
             raise UnsupportedError(f"INSIGHT_RULE_METRIC takes two strings in {text!r}")
-        for arg in args:
-            _check(arg, text)
     for child in node[1:]:
         if isinstance(child, tuple):
             _check(child, text)
+        elif isinstance(child, list):
+            for arg in child:
+                _check(arg, text)
 
 
-def _truth(value: float) -> bool:
-    return value != 0
+def expression_ids(node: Node) -> set[str]:
+    """The query ids an expression reads."""
+    if node[0] == "id":
+        return {node[1]}
+    found: set[str] = set()
+    for child in node[1:]:
+        if isinstance(child, tuple):
+            found |= expression_ids(child)
+        elif isinstance(child, list):
+            for arg in child:
+                found |= expression_ids(arg)
+    return found
+
+
+# -- time series -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Series:
+    """One query's datapoints over a run of minutes: `values` is 0 where `present` is False."""
+
+    values: Floats
+    present: Bools
+
+    @classmethod
+    def of(cls, raw: Floats) -> Series:
+        present = ~np.isnan(raw)
+        return cls(np.where(present, raw, 0.0), present)
+
+
+Value = Series | float
+
+
+def _union(*operands: Value) -> Bools | None:
+    masks = [o.present for o in operands if isinstance(o, Series)]
+    if not masks:
+        return None
+    out = masks[0].copy()
+    for mask in masks[1:]:
+        out |= mask
+    return out
+
+
+def _values(operand: Value) -> Floats | float:
+    return operand.values if isinstance(operand, Series) else operand
+
+
+def _combine(result: Floats | float, present: Bools | None, valid: Bools | None = None) -> Value:
+    if present is None:
+        return float(result)
+    values = np.broadcast_to(np.asarray(result, dtype=np.float64), present.shape)
+    if valid is not None:
+        present = present & valid
+    return Series(np.where(present, values, 0.0), present)
+
+
+def _arith(op: str, left: Value, right: Value) -> Value:
+    """Point by point; missing values count as 0 (DET-6); the result has a datapoint wherever
+    either operand has one, except where it has no value (x / 0, a root of a negative)."""
+    present = _union(left, right)
+    a, b = _values(left), _values(right)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if op == "/":
+            result = np.divide(a, b)
+        elif op == "^":
+            result = np.power(np.asarray(a, dtype=np.float64), b)
+        else:
+            result = {"+": np.add, "-": np.subtract, "*": np.multiply}[op](a, b)
+    valid = np.isfinite(result)
+    if present is None:
+        if not bool(np.all(valid)):
+            raise UnsupportedError(f"constant {a} {op} {b} has no value")
+        return float(result)
+    return _combine(np.where(valid, result, 0.0), present, np.broadcast_to(valid, present.shape))
+
+
+CMP: Mapping[str, Callable[[Any, Any], Any]] = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
+
+
+def _compare(op: str, left: Value, right: Value) -> Value:
+    """1 or 0; between two series a missing value counts as 0 (DET-6)."""
+    return _combine(CMP[op](_values(left), _values(right)).astype(np.float64), _union(left, right))
+
+
+def _logical(kind: str, left: Value, right: Value) -> Value:
+    a, b = np.asarray(_values(left)) != 0, np.asarray(_values(right)) != 0
+    result = np.logical_and(a, b) if kind == "and" else np.logical_or(a, b)
+    return _combine(result.astype(np.float64), _union(left, right))
+
+
+def _if(condition: Value, when_true: Value, when_false: Value) -> Value:
+    """IF(condition, trueValue, falseValue), "Using IF expressions": a scalar condition picks a
+    branch whole. A series condition is "evaluated separately for every timestamp" it has: a
+    true one takes trueValue, and "has the value of 0" where that series has no datapoint; a
+    false one takes falseValue, and "is dropped" where that series has none."""
+    if not isinstance(condition, Series):
+        return when_true if condition != 0 else when_false
+    truth = condition.values != 0
+    result = np.where(truth, _values(when_true), _values(when_false))
+    present = condition.present.copy()
+    if isinstance(when_false, Series):
+        present &= truth | when_false.present
+    return _combine(result, present)
+
+
+def _abs(operand: Value) -> Value:
+    if isinstance(operand, Series):
+        return Series(np.abs(operand.values), operand.present)
+    return abs(operand)
+
+
+def _fill(operand: Value, number: float) -> Value:
+    """FILL(m, value): every minute of the range gets a datapoint; missing ones get the value."""
+    if not isinstance(operand, Series):
+        return operand
+    return Series(np.where(operand.present, operand.values, number), np.ones_like(operand.present))
+
+
+# -- metric alarms ---------------------------------------------------------------------------
+
+COMPOSABLE = re.compile(r"^(Sum|SampleCount|Minimum|Maximum|TC\([0-9.]*:[0-9.]*\))$")
+"""Statistics whose value over k minutes follows from the k one-minute datapoints."""
+
+
+def _aggregate(stat: str, windows: Floats) -> Floats:
+    """One datapoint per row of `windows` (minutes in columns, NaN = none)."""
+    present = ~np.isnan(windows)
+    any_present = present.any(axis=1)
+    if stat == "Minimum":
+        out = np.where(present, windows, np.inf).min(axis=1)
+    elif stat == "Maximum":
+        out = np.where(present, windows, -np.inf).max(axis=1)
+    else:
+        out = np.where(present, windows, 0.0).sum(axis=1)
+    return np.where(any_present, out, np.nan)
 
 
 class Query:
-    """One MetricDataQuery of an alarm, evaluated at a minute."""
+    """One MetricDataQuery of an alarm."""
 
     def __init__(self, spec: Mapping[str, Any], parameters: Mapping[str, str]) -> None:
-        self.id = spec["Id"]
+        self.id: str = spec["Id"]
         self.returns = bool(spec.get("ReturnData", True))
         self.expression: Node | None = None
         self.stat: tuple[str, str, frozenset[tuple[str, str]], str] | None = None
+        self.insight: tuple[str, str] | None = None
         if "Expression" in spec:
             self.expression = parse_expression(spec["Expression"])
+            if self.expression[0] == "call" and self.expression[1] == "INSIGHT_RULE_METRIC":
+                args = self.expression[2]
+                self.insight = (args[0][1], args[1][1])
             period = spec.get("Period", 60)
         else:
             stat = spec["MetricStat"]
@@ -283,8 +473,18 @@ class Query:
             )
             self.stat = (metric["Namespace"], metric["MetricName"], dims, stat["Stat"])
             period = stat["Period"]
-        if period != 60:
-            raise UnsupportedError(f"query {self.id}: period {period}, only 60 s is modelled")
+        if period % 60 or period <= 0:
+            raise UnsupportedError(f"query {self.id}: period {period}, only whole minutes")
+        self.minutes = period // 60
+        if self.minutes > 1 and self.stat is not None and not COMPOSABLE.match(self.stat[3]):
+            raise UnsupportedError(
+                f"query {self.id}: a {period} s window of {self.stat[3]} cannot be composed "
+                "from one-minute datapoints"
+            )
+        if self.minutes > 1 and self.insight is not None:
+            raise UnsupportedError(
+                f"query {self.id}: a {period} s Contributor Insights window is not modelled"
+            )
 
 
 def _resolve(value: Any, parameters: Mapping[str, str]) -> str:
@@ -293,6 +493,42 @@ def _resolve(value: Any, parameters: Mapping[str, str]) -> str:
     if isinstance(value, str):
         return value
     raise UnsupportedError(f"dimension value {value!r}")
+
+
+class _Fetch:
+    """Raw one-minute datapoints of a source for minutes lo..hi-1 (NaN where there is none, and
+    before minute 0)."""
+
+    def __init__(self, source: MetricSource, lo: int, hi: int) -> None:
+        self.source, self.lo, self.hi = source, lo, hi
+
+    def _padded(self, full: Any) -> Floats:
+        out = np.full(self.hi - self.lo, np.nan)
+        start, stop = max(self.lo, 0), min(self.hi, len(full))
+        if stop > start:
+            out[start - self.lo : stop - self.lo] = full[start:stop]
+        return out
+
+    def _each(self, read: Callable[[int], float | None]) -> Floats:
+        out = np.full(self.hi - self.lo, np.nan)
+        for t in range(max(self.lo, 0), self.hi):
+            v = read(t)
+            if v is not None:
+                out[t - self.lo] = v
+        return out
+
+    def stat(self, key: tuple[str, str, frozenset[tuple[str, str]], str]) -> Floats:
+        array = getattr(self.source, "array", None)
+        if array is not None:
+            return self._padded(array(*key))
+        ns, metric, dims, stat = key
+        return self._each(lambda t: self.source.value(ns, metric, dims, stat, t))
+
+    def insight(self, rule: str, metric: str) -> Floats:
+        array = getattr(self.source, "insight_array", None)
+        if array is not None:
+            return self._padded(array(rule, metric))
+        return self._each(lambda t: self.source.insight(rule, metric, t))
 
 
 @dataclass
@@ -305,6 +541,9 @@ class MetricAlarm:
     datapoints_to_alarm: int
     evaluation_periods: int
     treat_missing: str
+    period_minutes: int = 1
+    _points: dict[int, bool | None] = field(default_factory=dict, repr=False)
+    """The minute-by-minute cache of `step` (minute -> breaching)."""
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any], parameters: Mapping[str, str]) -> Any:
@@ -316,6 +555,14 @@ class MetricAlarm:
             raise UnsupportedError(f"{props['AlarmName']}: exactly one query must return data")
         if props["ComparisonOperator"] not in COMPARISONS:
             raise UnsupportedError(f"ComparisonOperator {props['ComparisonOperator']}")
+        periods = {q.minutes for q in queries.values() if q.stat is not None or q.insight}
+        if len(periods) > 1:
+            raise UnsupportedError(f"{props['AlarmName']}: metrics of different periods")
+        for query in queries.values():
+            if query.expression is not None:
+                unknown = expression_ids(query.expression) - set(queries)
+                if unknown:
+                    raise UnsupportedError(f"{props['AlarmName']}: no query {sorted(unknown)}")
         n = int(props["EvaluationPeriods"])
         return cls(
             name=props["AlarmName"],
@@ -326,91 +573,156 @@ class MetricAlarm:
             datapoints_to_alarm=int(props.get("DatapointsToAlarm", n)),
             evaluation_periods=n,
             treat_missing=props.get("TreatMissingData", "missing"),
+            period_minutes=periods.pop() if periods else 1,
         )
 
-    def value(self, source: MetricSource, t: int, qid: str | None = None) -> float | None:
-        """The query's datapoint for minute t (the returned query by default)."""
-        memo: dict[str, float | None] = {}
-        return self._query(source, t, qid or self.returned, memo)
+    # -- datapoints ---------------------------------------------------------------------------
 
-    def _query(
-        self, source: MetricSource, t: int, qid: str, memo: dict[str, float | None]
-    ) -> float | None:
-        if qid not in memo:
-            query = self.queries.get(qid)
-            if query is None:
-                raise UnsupportedError(f"{self.name}: no query {qid!r}")
-            if query.stat is not None:
-                namespace, metric, dims, stat = query.stat
-                memo[qid] = source.value(namespace, metric, dims, stat, t)
-            else:
-                assert query.expression is not None
-                memo[qid] = self._eval(query.expression, source, t, memo)
+    def series(
+        self,
+        source: MetricSource,
+        lo: int,
+        hi: int,
+        qid: str | None = None,
+        width: int | None = None,
+    ) -> Value:
+        """The query's datapoints for minutes lo..hi-1 (the returned query by default): each the
+        datapoint of a Period ending at that minute or, with `width`, of only the last `width`
+        minutes of it."""
+        w = self.period_minutes if width is None else width
+        fetch = _Fetch(source, lo - w + 1, hi)
+        memo: dict[str, Value] = {}
+        return self._query(qid or self.returned, fetch, w, memo)
+
+    def _query(self, qid: str, fetch: _Fetch, width: int, memo: dict[str, Value]) -> Value:
+        if qid in memo:
+            return memo[qid]
+        query = self.queries[qid]
+        if query.stat is not None:
+            raw = fetch.stat(query.stat)
+            memo[qid] = Series.of(self._window(raw, query.stat[3], width))
+        elif query.insight is not None:
+            memo[qid] = Series.of(self._window(fetch.insight(*query.insight), "Sum", width))
+        else:
+            assert query.expression is not None
+            memo[qid] = self._eval(query.expression, fetch, width, memo)
         return memo[qid]
 
-    def _eval(
-        self, node: Node, source: MetricSource, t: int, memo: dict[str, float | None]
-    ) -> float | None:
+    @staticmethod
+    def _window(raw: Floats, stat: str, width: int) -> Floats:
+        if width == 1:
+            return raw
+        windows = np.lib.stride_tricks.sliding_window_view(raw, width)
+        return _aggregate(stat, windows)
+
+    def _eval(self, node: Node, fetch: _Fetch, width: int, memo: dict[str, Value]) -> Value:
         kind = node[0]
         if kind == "num":
             return float(node[1])
         if kind == "id":
-            return self._query(source, t, node[1], memo)
+            return self._query(node[1], fetch, width, memo)
         if kind == "call":
-            return self._call(node[1], node[2], source, t, memo)
-        if kind == "not":
-            value = self._eval(node[1], source, t, memo)
-            return None if value is None else float(not _truth(value))
-        left = self._eval(node[-2], source, t, memo)
-        right = self._eval(node[-1], source, t, memo)
-        if left is None or right is None:
-            return None
-        if kind == "and":
-            return float(_truth(left) and _truth(right))
-        if kind == "or":
-            return float(_truth(left) or _truth(right))
+            name, args = node[1], node[2]
+            if name == "INSIGHT_RULE_METRIC":
+                raw = fetch.insight(args[0][1], args[1][1])
+                return Series.of(self._window(raw, "Sum", width))
+            values = [self._eval(a, fetch, width, memo) for a in args]
+            if name == "IF":
+                return _if(*values)
+            if name == "FILL":
+                return _fill(values[0], float(args[1][1]))
+            return _abs(values[0])
+        left = self._eval(node[-2], fetch, width, memo)
+        right = self._eval(node[-1], fetch, width, memo)
+        if kind in ("and", "or"):
+            return _logical(kind, left, right)
         if kind == "cmp":
-            return float(CMP[node[1]](left, right))
-        op = node[1]
-        if op == "/":
-            return None if right == 0 else left / right
-        return {"+": left + right, "-": left - right, "*": left * right}[op]
+            return _compare(node[1], left, right)
+        return _arith(node[1], left, right)
 
-    def _call(
-        self,
-        name: str,
-        args: list[Node],
-        source: MetricSource,
-        t: int,
-        memo: dict[str, float | None],
-    ) -> float | None:
-        if name == "INSIGHT_RULE_METRIC":
-            return source.insight(args[0][1], args[1][1], t)
-        if name == "IF":
-            condition = self._eval(args[0], source, t, memo)
-            if condition is None:
-                return None
-            return self._eval(args[1] if _truth(condition) else args[2], source, t, memo)
-        value = self._eval(args[0], source, t, memo)
-        if name == "FILL":
-            return float(args[1][1]) if value is None else value
-        if value is None:
-            return None
-        if name == "SQRT":
-            return math.sqrt(value) if value >= 0 else None
-        return abs(value)
+    def value(self, source: MetricSource, t: int, qid: str | None = None) -> float | None:
+        """The query's datapoint at minute t (the returned query by default)."""
+        result = self.series(source, t, t + 1, qid)
+        if isinstance(result, Series):
+            return float(result.values[0]) if bool(result.present[0]) else None
+        return result
+
+    def _breaching(self, result: Value, count: int) -> list[bool | None]:
+        if not isinstance(result, Series):
+            raise UnsupportedError(f"{self.name}: the returned expression is a constant")
+        return [
+            self.comparison(float(v), self.threshold) if p else None
+            for v, p in zip(result.values[:count], result.present[:count], strict=True)
+        ]
 
     def breaching(self, source: MetricSource, t: int) -> bool | None:
-        value = self.value(source, t)
-        return None if value is None else self.comparison(value, self.threshold)
+        return self._breaching(self.series(source, t, t + 1), 1)[0]
+
+    # -- state --------------------------------------------------------------------------------
+
+    @property
+    def span(self) -> int:
+        """Datapoints in the evaluation range (see the module docstring)."""
+        return self.evaluation_periods + 2
 
     def evaluate(self, source: MetricSource, t: int, current: State) -> State:
-        """The state at the end of minute t."""
-        span = self.evaluation_periods + 2  # the evaluation range (see the module docstring)
-        window = [self.breaching(source, m) for m in range(t - span + 1, t + 1)]
+        """The state at the end of minute t, the source read one minute at a time."""
+        k = self.period_minutes
+        window = []
+        for end in range(t - (self.span - 1) * k, t + 1, k):
+            if end not in self._points:
+                self._points[end] = self.breaching(source, end) if end >= 0 else None
+            window.append(self._points[end])
         return window_state(
             window, self.datapoints_to_alarm, self.evaluation_periods, self.treat_missing, current
         )
+
+    def timeline(self, source: MetricSource, minutes: range, delay: int) -> Iterable[State]:
+        """The state at the end of each minute, every datapoint read at once; with `delay`,
+        the evaluation at minute t sees the datapoints of minutes up to t - delay only."""
+        k, lo, hi = self.period_minutes, minutes.start, minutes.stop
+        start = lo - (self.span - 1) * k
+        complete = self._breaching(self.series(source, start, hi), hi - start)
+        # Partial windows: a Period ending at minute e, seen at minute t, holds its minutes up
+        # to t - delay only: `width` of its k minutes (0: none yet).
+        partial: dict[int, list[bool | None]] = {}
+        for width in range(max(1, k - delay), k):
+            partial[width] = self._breaching(
+                self.series(source, start, hi, width=width), hi - start
+            )
+        empty = self._breaching(self.series(_NoData(), 0, 1), 1)[0]
+        state = State.INSUFFICIENT_DATA
+        for t in minutes:
+            window: list[bool | None] = []
+            for end in range(t - (self.span - 1) * k, t + 1, k):
+                width = k - max(0, end - (t - delay))
+                if end < 0:
+                    window.append(None)
+                elif width >= k:
+                    window.append(complete[end - start])
+                elif width <= 0:
+                    window.append(empty)
+                else:
+                    # the last `width` ingested minutes end at t - delay, not at `end`
+                    window.append(partial[width][t - delay - start])
+            state = window_state(
+                window,
+                self.datapoints_to_alarm,
+                self.evaluation_periods,
+                self.treat_missing,
+                state,
+            )
+            yield state
+
+
+class _NoData:
+    """A source with no datapoint at all: what an alarm sees of a minute not yet ingested."""
+
+    def value(self, *_: object) -> float | None:
+        return None
+
+    def insight(self, *_: object) -> float | None:
+        return None
 
 
 # -- composite rules -------------------------------------------------------------------------
@@ -557,10 +869,17 @@ class StackEvaluator:
         }
 
     def step(self, source: MetricSource, t: int) -> list[Transition]:
-        """Evaluate every alarm at the end of minute t; the changes, in evaluation order."""
+        """Evaluate every alarm at the end of minute t; the changes, in evaluation order. The
+        source is read for minute t once (a source that changes with what happens, as the
+        drill's does, is read as it is at that minute)."""
         changes = []
         for name, alarm in self.metric_alarms.items():
             changes += self._set(name, alarm.evaluate(source, t, self.states[name]), t)
+        changes += self._composites(t)
+        return changes
+
+    def _composites(self, t: int) -> list[Transition]:
+        changes = []
         for name in self.order:
             state = State.ALARM if rule_true(self.composites[name], self.states) else State.OK
             changes += self._set(name, state, t)
@@ -571,20 +890,29 @@ class StackEvaluator:
         self.states[name] = state
         return [] if old is state else [Transition(t, name, old, state)]
 
-    def run(self, source: MetricSource, minutes: Iterable[int]) -> Evaluation:
-        span = range(0, 0)
-        result: Evaluation | None = None
-        for t in minutes:
-            if result is None:
-                result = Evaluation(span)
-                result.states = {name: [] for name in self.states}
-            result.transitions += self.step(source, t)
+    def run(
+        self, source: MetricSource, minutes: Iterable[int], ingestion_delay: int = 0
+    ) -> Evaluation:
+        """Every minute of a fixed source at once (`step` is for a source that reacts)."""
+        span = list(minutes)
+        if not span:
+            raise ValueError("no minutes to evaluate")
+        if span != list(range(span[0], span[-1] + 1)):
+            raise ValueError("minutes must be consecutive")
+        if ingestion_delay < 0:
+            raise ValueError("ingestion_delay must not be negative")
+        window = range(span[0], span[-1] + 1)
+        result = Evaluation(window, {name: [] for name in self.states})
+        timelines = {
+            name: iter(alarm.timeline(source, window, ingestion_delay))
+            for name, alarm in self.metric_alarms.items()
+        }
+        for t in window:
+            for name, timeline in timelines.items():
+                result.transitions += self._set(name, next(timeline), t)
+            result.transitions += self._composites(t)
             for name, state in self.states.items():
                 result.states[name].append(state)
-            span = range(span.start if span else t, t + 1)
-            result.minutes = span
-        if result is None:
-            raise ValueError("no minutes to evaluate")
         return result
 
 

@@ -1,18 +1,36 @@
 """The detection stack: per-AZ impact and outlier alarms, the "more than one host" signal, the
-isolated-impact and regional composites, and a dashboard, as one CloudFormation template.
+signals that need nothing from the AZ's own hosts, the isolated-impact and regional composites,
+and a dashboard, as one CloudFormation template.
 
-Per AZ `a` (others `o`), every input on one-minute periods, M of N as configured:
+Per AZ `a` (others `o`); impact on one-minute datapoints, M of N as configured; outliers on the
+counts of a window of `evaluation.window_minutes` (windowed evidence, evaluated every minute):
 
-    impact_a   = fault-rate_a > T  OR  latency_a (p99) > T                     (composite)
-    outlier_a  = fault-share_a >= S  OR  fault-zscore_a >= Z  OR  latency-zscore_a >= Z
-    isolated_a = impact_a AND outlier_a [AND faulting-hosts_a] AND NOT any(impact_o)
+    impact_a   = fault-rate_a OR latency_a OR blind_a                           (composite)
+    blind_a    = (lb-faults_a AND lb-fault-zscore_a) OR traffic-vanished_a OR hosts-unhealthy_a
+    isolated_a = ( ( (fault-rate_a AND (fault-share_a OR fault-zscore_a))
+                     OR (latency_a AND latency-zscore_a) ) [AND faulting-hosts_a]
+                   OR blind_a )
+                 AND NOT any(impact_o)
     regional   = all(impact_x)  OR  (regional-fault-rate AND NOT any(isolated_x))
 
-(aws-semantics.md section 6; the whitepaper's recipe. The composites reference their children by
-name; a composite cannot reference one that references it, so "not regional" is NOT any other
-AZ's *impact*, not its isolated alarm.) The property names are PutMetricAlarm's and
-PutCompositeAlarm's, which CloudFormation's AWS::CloudWatch::Alarm and CompositeAlarm share; the
-evaluator (`evaluate.py`) reads this very template.
+(aws-semantics.md section 6 and rules DET-5..DET-7; the whitepaper's recipe, availability paired
+with availability and latency with latency. The composites reference their children by name; a
+composite cannot reference one that references it, so "not regional" is NOT any other AZ's
+*impact*, not its isolated alarm.) `blind_a` is the AZ seen from outside its hosts: an AZ whose
+instances die or cannot reach CloudWatch publishes nothing of its own (DET-7, "flying blind"),
+while the load balancer still answers its requests with 5xx, its targets fail health checks, or
+its share of the traffic vanishes from the service's own count.
+
+The outlier tests are a binomial bound (the whitepaper's statistical test in a form metric math
+can compute): with p = this AZ's share of the window's requests and E events (faults, or slow
+requests) in the whole region, this AZ's events e are an outlier when
+(e - E p - 1/2) / sqrt(E p (1 - p)) >= `outlier.zscore`; and the static share e / E >= `static_share`.
+Both read the region's totals (the service's `[*dimensions]` set, or the load balancer's
+`LoadBalancer` set), so an alarm needs the same four metrics however many AZs there are.
+
+The property names are PutMetricAlarm's and PutCompositeAlarm's, which CloudFormation's
+AWS::CloudWatch::Alarm and CompositeAlarm share; the evaluator (`evaluate.py`) reads this very
+template, and `check_limits` refuses a template CloudWatch would refuse.
 """
 
 from __future__ import annotations
@@ -24,6 +42,13 @@ from typing import Any
 from evacuation.detection.config import AlarmNames, DetectionConfig, alarm_names
 
 PERIOD = 60
+MAX_METRIC_STATS = 10
+MAX_EXPRESSIONS = 10
+"""Per alarm: "as many as 10 structures that contain a MetricStat parameter to retrieve a
+metric, and as many as 10 structures that contain the Expression parameter" (API
+MetricDataQuery), and "a math expression used for an alarm can include as many as 10 metrics"
+(AlarmThatSendsEmail.html). AWS does not say whether INSIGHT_RULE_METRIC counts as one of those
+10 metrics; `check_limits` counts it as both, which cannot let through an alarm AWS refuses."""
 AZEVAC_METRICS = (
     "EvacuationsTriggered",
     "EvacuationsRun",
@@ -37,24 +62,38 @@ evacuation/service.py, evacuation/controller.py."""
 Template = dict[str, Any]
 
 
+class DetectionLimitError(ValueError):
+    """The template has an alarm CloudWatch refuses."""
+
+
 def logical_id(name: str) -> str:
     """A CloudFormation logical ID from an alarm name: alphanumerics only."""
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", name) if part)
 
 
+def _num(value: float) -> str:
+    """A number as metric math reads it (no exponent notation)."""
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 class _Signals:
-    """The MetricDataQuery entries that read one AZ's requests, faults and p99 latency."""
+    """The MetricDataQuery entries that read one AZ's (or the region's) requests, faults and slow
+    requests from one source."""
 
     def __init__(self, detection: DetectionConfig, source: str | None = None) -> None:
         self.d = detection
         self.source = source or detection.source
 
-    def _stat(self, qid: str, namespace: str, metric: str, dims: list[Any], stat: str) -> Any:
+    @staticmethod
+    def _stat(
+        qid: str, namespace: str, metric: str, dims: list[Any], stat: str, *, period: int
+    ) -> Any:
         return {
             "Id": qid,
             "MetricStat": {
                 "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
-                "Period": PERIOD,
+                "Period": period,
                 "Stat": stat,
             },
             "ReturnData": False,
@@ -76,59 +115,137 @@ class _Signals:
             dims.append({"Name": service.az_dimension, "Value": az})
         return dims
 
-    def requests_and_faults(self, az: str | None, n: str) -> tuple[list[Any], str, str]:
-        """Queries, then the ids of requests (Sum) and faults (an expression, missing = 0)."""
+    def _lb_names(self) -> tuple[str, str, tuple[str, str]]:
+        lb = self.d.load_balancer
+        assert lb is not None
+        if lb.type == "application":
+            return "AWS/ApplicationELB", "RequestCount", (
+                "HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"
+            )  # fmt: skip
+        return "AWS/NetworkELB", "NewFlowCount", ("TCP_Target_Reset_Count", "TCP_ELB_Reset_Count")
+
+    def requests(self, az: str | None, qid: str, period: int = PERIOD) -> Any:
         if self.source == "service":
             service = self.d.service
             assert service is not None
             dims = self._svc_dims(az)
-            queries = [
-                self._stat(f"req{n}", service.namespace, service.requests_metric, dims, "Sum"),
-                self._stat(f"raw{n}", service.namespace, service.faults_metric, dims, "Sum"),
-                {"Id": f"flt{n}", "Expression": f"FILL(raw{n}, 0)", "ReturnData": False},
-            ]
-            return queries, f"req{n}", f"flt{n}"
-        lb = self.d.load_balancer
-        assert lb is not None
+            return self._stat(
+                qid, service.namespace, service.requests_metric, dims, "Sum", period=period
+            )
+        ns, req, _ = self._lb_names()
+        return self._stat(qid, ns, req, self._lb_dims(az), "Sum", period=period)
+
+    def faults(self, az: str | None, n: str, period: int = PERIOD) -> tuple[list[Any], str]:
+        """Queries, then the id of the faults (missing counts as 0 in metric math: DET-6)."""
+        if self.source == "service":
+            service = self.d.service
+            assert service is not None
+            dims = self._svc_dims(az)
+            q = self._stat(
+                f"flt{n}", service.namespace, service.faults_metric, dims, "Sum", period=period
+            )
+            return [q], f"flt{n}"
+        ns, _, (target, elb) = self._lb_names()
         dims = self._lb_dims(az)
-        if lb.type == "application":
-            ns, req, faults = (
-                "AWS/ApplicationELB",
-                "RequestCount",
-                ("HTTPCode_Target_5XX_Count", "HTTPCode_ELB_5XX_Count"),
-            )
-        else:
-            ns, req, faults = (
-                "AWS/NetworkELB",
-                "NewFlowCount",
-                ("TCP_Target_Reset_Count", "TCP_ELB_Reset_Count"),
-            )
         queries = [
-            self._stat(f"req{n}", ns, req, dims, "Sum"),
-            self._stat(f"tgt{n}", ns, faults[0], dims, "Sum"),
-            self._stat(f"lb{n}", ns, faults[1], dims, "Sum"),
-            {
-                "Id": f"flt{n}",
-                "Expression": f"FILL(tgt{n}, 0) + FILL(lb{n}, 0)",
-                "ReturnData": False,
-            },
+            self._stat(f"tgt{n}", ns, target, dims, "Sum", period=period),
+            self._stat(f"elb{n}", ns, elb, dims, "Sum", period=period),
+            {"Id": f"flt{n}", "Expression": f"tgt{n} + elb{n}", "ReturnData": False},
         ]
-        return queries, f"req{n}", f"flt{n}"
+        return queries, f"flt{n}"
+
+    def requests_and_faults(self, az: str | None, n: str) -> tuple[list[Any], str, str]:
+        """One-minute queries, then the ids of requests and faults (the dashboard's lines)."""
+        queries, flt = self.faults(az, n)
+        return [self.requests(az, f"req{n}"), *queries], f"req{n}", flt
+
+    def slow(self, az: str | None, qid: str, period: int = PERIOD) -> Any:
+        """Requests slower than thresholds.latency_p99_ms: a trimmed count, `TC(x:)` (values
+        above x; CloudWatch "Statistics definitions"), which counts at any traffic where a p99
+        of a few requests is one request."""
+        ms = self.d.thresholds.latency_p99_ms
+        assert ms is not None
+        if self.source == "service":
+            service = self.d.service
+            assert service is not None and service.latency_metric is not None
+            stat = f"TC({_num(ms)}:)"
+            return self._stat(
+                qid,
+                service.namespace,
+                service.latency_metric,
+                self._svc_dims(az),
+                stat,
+                period=period,
+            )
+        # TargetResponseTime is in seconds (aws-semantics 6.3).
+        stat = f"TC({_num(ms / 1000)}:)"
+        return self._stat(
+            qid,
+            "AWS/ApplicationELB",
+            "TargetResponseTime",
+            self._lb_dims(az),
+            stat,
+            period=period,
+        )
 
     def latency_ms(self, az: str, n: str) -> tuple[list[Any], str]:
-        """Queries, then the id of the AZ's p99 latency in milliseconds."""
+        """Queries, then the id of the AZ's p99 latency in milliseconds (the dashboard's)."""
         if self.source == "service":
             service = self.d.service
             assert service is not None and service.latency_metric is not None
             q = self._stat(
-                f"p{n}", service.namespace, service.latency_metric, self._svc_dims(az), "p99"
-            )
+                f"p{n}", service.namespace, service.latency_metric, self._svc_dims(az), "p99",
+                period=PERIOD,
+            )  # fmt: skip
             return [q, {"Id": f"ms{n}", "Expression": f"p{n}", "ReturnData": False}], f"ms{n}"
-        # TargetResponseTime is in seconds (aws-semantics 6.3).
         q = self._stat(
-            f"p{n}", "AWS/ApplicationELB", "TargetResponseTime", self._lb_dims(az), "p99"
+            f"p{n}",
+            "AWS/ApplicationELB",
+            "TargetResponseTime",
+            self._lb_dims(az),
+            "p99",
+            period=PERIOD,
         )
         return [q, {"Id": f"ms{n}", "Expression": f"1000 * p{n}", "ReturnData": False}], f"ms{n}"
+
+
+def _binomial_z(mine: str, events: str, req: str, total_req: str, min_events: int) -> str:
+    """(e - E p - 1/2) / sqrt(E p (1 - p)), p = req / total_req, where the region has at least
+    `min_events` events; 0 otherwise. The half is the continuity correction: the counts are
+    small at low traffic, where the normal bound is otherwise too eager. The 0.000001 keeps the
+    root real when p is 0 or 1."""
+    share = f"({req} / {total_req})"
+    expected = f"({events} * {share})"
+    return (
+        f"IF({total_req} > 0 AND {events} >= {min_events}, ({mine} - {expected} - 0.5) / "
+        f"(({expected} * (1 - {share}) + 0.000001) ^ 0.5), 0)"
+    )
+
+
+def check_limits(template: Template) -> None:
+    """Refuse an alarm CloudWatch would refuse: more than 10 MetricStat queries, more than 10
+    Expression queries, or more than 10 metrics (MetricStat and INSIGHT_RULE_METRIC)."""
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resource["Properties"]
+        queries = props.get("Metrics", [])
+        stats = sum("MetricStat" in q for q in queries)
+        expressions = sum("Expression" in q for q in queries)
+        insights = sum("INSIGHT_RULE_METRIC" in q.get("Expression", "") for q in queries)
+        name = props["AlarmName"]
+        if stats > MAX_METRIC_STATS:
+            raise DetectionLimitError(
+                f"{name}: {stats} MetricStat queries; CloudWatch allows {MAX_METRIC_STATS}"
+            )
+        if expressions > MAX_EXPRESSIONS:
+            raise DetectionLimitError(
+                f"{name}: {expressions} Expression queries; CloudWatch allows {MAX_EXPRESSIONS}"
+            )
+        if stats + insights > MAX_METRIC_STATS:
+            raise DetectionLimitError(
+                f"{name}: {stats + insights} metrics; CloudWatch allows {MAX_METRIC_STATS}"
+            )
 
 
 def build_template(workload: str, detection: DetectionConfig) -> Template:  # noqa: PLR0915 - one stack, read top to bottom
@@ -138,13 +255,25 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
     sig = _Signals(d)
     ev = d.evaluation
     th = d.thresholds
+    out = d.outlier
     resources: dict[str, Any] = {}
     azs = list(d.az_ids)
+    window = ev.window_minutes * PERIOD
+    lb = d.load_balancer
 
     def metric_alarm(
-        name: str, description: str, metrics: list[Any], threshold: float, operator: str
+        name: str,
+        description: str,
+        metrics: list[Any],
+        threshold: float,
+        operator: str,
+        *,
+        windowed: bool = False,
+        datapoints: int | None = None,
     ) -> None:
         metrics[-1]["ReturnData"] = True
+        n = 1 if windowed else ev.evaluation_periods
+        m = 1 if windowed else (datapoints or ev.datapoints_to_alarm)
         resources[logical_id(name)] = {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
@@ -152,11 +281,12 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
                 "AlarmDescription": description[:1024],
                 "ActionsEnabled": True,
                 "Metrics": metrics,
-                "EvaluationPeriods": ev.evaluation_periods,
-                "DatapointsToAlarm": ev.datapoints_to_alarm,
+                "EvaluationPeriods": n,
+                "DatapointsToAlarm": m,
                 "Threshold": threshold,
                 "ComparisonOperator": operator,
-                # No requests, no evidence of impact: a quiet AZ is not an impaired one.
+                # No datapoint, no evidence of impact: a quiet AZ is not an impaired one (an AZ
+                # whose hosts publish nothing is the blind signals' job, with FILL).
                 "TreatMissingData": "notBreaching",
             },
         }
@@ -179,158 +309,163 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
             "Properties": props,
         }
 
-    gate = f"{th.min_requests_for_latency}"
+    def rate(req: str, events: str, floor: int, label: str) -> Any:
+        return {
+            "Id": "rate",
+            "Expression": f"IF({req} > 0 AND {events} >= {floor}, 100 * {events} / {req}, 0)",
+            "Label": label,
+        }
+
+    def alarm(names_: list[str]) -> str:
+        return " OR ".join(f'ALARM("{n}")' for n in names_)
+
+    minutes = f"({ev.datapoints_to_alarm} of {ev.evaluation_periods} minutes)"
+    per_window = f"(counts of the last {ev.window_minutes} minutes)"
+    blind_of: dict[str, list[str]] = {}
     for az in azs:
-        queries, req, flt = sig.requests_and_faults(az, "")
+        # -- impact: the AZ's own rate of faults and of slow requests, minute by minute
+        fq, flt = sig.faults(az, "")
         metric_alarm(
             names.fault_rate[az],
-            f"Fault rate (%) in {az} above {th.fault_rate_percent} "
-            f"({ev.datapoints_to_alarm} of {ev.evaluation_periods} minutes)",
-            [
-                *queries,
-                {
-                    "Id": "rate",
-                    "Expression": f"IF({req} > 0 AND {flt} >= {th.min_faults_per_minute}, "
-                    f"100 * {flt} / {req}, 0)",
-                    "Label": f"fault rate % {az}",
-                },
-            ],
+            f"Fault rate (%) in {az} above {_num(th.fault_rate_percent)} {minutes}",
+            [sig.requests(az, "req"), *fq,
+             rate("req", flt, th.min_faults_per_minute, f"fault rate % {az}")],
             th.fault_rate_percent,
             "GreaterThanThreshold",
-        )
+        )  # fmt: skip
         if d.has_latency:
-            lat_q, ms = sig.latency_ms(az, "")
+            latency = {
+                "Id": "slowpct",
+                "Expression": f"IF(req >= {th.min_requests_for_latency} AND slow >= 1, "
+                "100 * slow / req, 0)",
+                "Label": f"slow requests % {az}",
+            }
             metric_alarm(
                 names.latency[az],
-                f"p99 latency in {az} above {th.latency_p99_ms} ms",
-                [
-                    queries[0],
-                    *lat_q,
-                    {
-                        "Id": "latency",
-                        "Expression": f"IF({req} >= {gate}, {ms}, 0)",
-                        "Label": f"p99 ms {az}",
-                    },
-                ],
-                float(th.latency_p99_ms or 0),
+                f"More than {_num(th.slow_percent)} % of requests in {az} slower than "
+                f"{_num(th.latency_p99_ms or 0)} ms (p99 above it) {minutes}",
+                [sig.requests(az, "req"), sig.slow(az, "slow"), latency],
+                th.slow_percent,
                 "GreaterThanThreshold",
             )
-        # Outliers: this AZ against the others (aws-semantics 6.2).
-        every = [sig.requests_and_faults(x, str(i)) for i, x in enumerate(azs)]
-        me = azs.index(az)
-        share_q = [q for qs, _, _ in every for q in qs if q["Id"].startswith(("raw", "tgt", "lb"))]
-        fills = [q for qs, _, _ in every for q in qs if q["Id"].startswith("flt")]
-        total = " + ".join(f for _, _, f in every)
+        # -- outliers: this AZ against the region, on the window's counts (aws-semantics 6.2)
+        mine_q, mine = sig.faults(az, "", window)
+        all_q, every = sig.faults(None, "all", window)
         metric_alarm(
             names.fault_share[az],
-            f"{az}'s share of all faults is at least {d.outlier.static_share}",
-            [
-                *share_q,
-                *fills,
-                {"Id": "total", "Expression": total, "ReturnData": False},
-                {
-                    "Id": "share",
-                    "Expression": f"IF(total >= {th.min_faults_per_minute}, flt{me} / total, 0)",
-                    "Label": f"fault share {az}",
-                },
-            ],
-            d.outlier.static_share,
+            f"{az}'s share of the region's faults is at least {_num(out.static_share)} "
+            f"{per_window}",
+            [*mine_q, *all_q,
+             {"Id": "share",
+              "Expression": f"IF({every} >= {out.min_events}, {mine} / {every}, 0)",
+              "Label": f"fault share {az}"}],
+            out.static_share,
             "GreaterThanOrEqualToThreshold",
-        )
-        rates = [
-            {
-                "Id": f"r{i}",
-                "Expression": f"IF({r} > 0, 100 * {f} / {r}, 0)",
-                "ReturnData": False,
-            }
-            for i, (_, r, f) in enumerate(every)
-        ]
+            windowed=True,
+        )  # fmt: skip
         metric_alarm(
             names.fault_zscore[az],
-            f"z-score of {az}'s fault rate against the other AZs is at least {d.outlier.zscore}",
-            [
-                *(q for qs, _, _ in every for q in qs),
-                *rates,
-                *_zscore(me, len(azs), "r", d.outlier.min_stddev_fault_percent),
-            ],
-            d.outlier.zscore,
+            f"{az}'s faults against its share of the requests: at least {_num(out.zscore)} "
+            f"standard deviations (binomial) {per_window}",
+            [sig.requests(az, "req", window), sig.requests(None, "reqall", window),
+             *mine_q, *all_q,
+             {"Id": "z", "Expression": _binomial_z(mine, every, "req", "reqall", out.min_events),
+              "Label": f"fault z {az}"}],
+            out.zscore,
             "GreaterThanOrEqualToThreshold",
-        )
+            windowed=True,
+        )  # fmt: skip
         if d.has_latency:
-            lats = [sig.latency_ms(x, str(i)) for i, x in enumerate(azs)]
             metric_alarm(
                 names.latency_zscore[az],
-                f"z-score of {az}'s p99 latency against the other AZs is at least "
-                f"{d.outlier.zscore}",
-                [
-                    *(q for qs, _ in lats for q in qs),
-                    *_zscore(me, len(azs), "ms", d.outlier.min_stddev_latency_ms),
-                ],
-                d.outlier.zscore,
+                f"{az}'s slow requests against its share of the requests: at least "
+                f"{_num(out.zscore)} standard deviations (binomial) {per_window}",
+                [sig.requests(az, "req", window), sig.requests(None, "reqall", window),
+                 sig.slow(az, "slow", window), sig.slow(None, "slowall", window),
+                 {"Id": "z",
+                  "Expression": _binomial_z("slow", "slowall", "req", "reqall", out.min_events),
+                  "Label": f"slow z {az}"}],
+                out.zscore,
                 "GreaterThanOrEqualToThreshold",
-            )
-        ci = d.contributor_insights
-        if ci is not None:
+                windowed=True,
+            )  # fmt: skip
+        if d.contributor_insights is not None:
             _faulting_hosts(resources, metric_alarm, d, names, az)
+        # -- blind: what shows the AZ when its own hosts publish nothing (DET-7)
+        blind = _blind_signals(d, names, az, metric_alarm, minutes=minutes, per_window=per_window)
+        if blind:
+            blind_of[az] = blind
+            composite(
+                names.blind[az],
+                f"{az} seen from outside its hosts: the load balancer's 5xx, its targets' "
+                f"health or its vanished traffic",
+                blind[0] if len(blind) == 1 else " OR ".join(blind),
+                _rule_names(" ".join(blind)),
+                act=False,
+            )
         impact_children = [names.fault_rate[az], *([names.latency[az]] if d.has_latency else [])]
+        impact_children += [names.blind[az]] if blind else []
         composite(
             names.impact[az],
-            f"Customer impact in {az}: fault rate or p99 latency",
-            " OR ".join(f'ALARM("{c}")' for c in impact_children),
+            f"Customer impact in {az}: fault rate, slow requests, or seen failing from outside "
+            "its hosts",
+            alarm(impact_children),
             impact_children,
             act=False,
         )
     for az in azs:
         others = [x for x in azs if x != az]
-        outliers = [names.fault_share[az], names.fault_zscore[az]]
+        availability = (
+            f'(ALARM("{names.fault_rate[az]}") AND '
+            f'(ALARM("{names.fault_share[az]}") OR ALARM("{names.fault_zscore[az]}")))'
+        )
+        children = [names.fault_rate[az], names.fault_share[az], names.fault_zscore[az]]
+        paired = availability
         if d.has_latency:
-            outliers.append(names.latency_zscore[az])
-        parts = [
-            f'ALARM("{names.impact[az]}")',
-            "(" + " OR ".join(f'ALARM("{o}")' for o in outliers) + ")",
-        ]
-        children = [names.impact[az], *outliers, *(names.impact[o] for o in others)]
+            paired = (
+                f'({availability} OR (ALARM("{names.latency[az]}") AND '
+                f'ALARM("{names.latency_zscore[az]}")))'
+            )
+            children += [names.latency[az], names.latency_zscore[az]]
         if d.contributor_insights is not None:
-            parts.append(f'ALARM("{names.faulting_hosts[az]}")')
+            paired = f'({paired} AND ALARM("{names.faulting_hosts[az]}"))'
             children.append(names.faulting_hosts[az])
-        parts.append("NOT (" + " OR ".join(f'ALARM("{names.impact[o]}")' for o in others) + ")")
+        if az in blind_of:
+            paired = f'({paired} OR ALARM("{names.blind[az]}"))'
+            children.append(names.blind[az])
+        not_others = "NOT (" + alarm([names.impact[o] for o in others]) + ")"
+        children += [names.impact[o] for o in others]
         composite(
             names.isolated[az],
-            f"Isolated impact in {az}: customers fail or wait in {az} only, {az} is an outlier"
+            f"Isolated impact in {az}: customers fail or wait in {az} only and {az} is an outlier"
             + (", more than one instance" if d.contributor_insights else "")
+            + (f"; or {az} fails as seen from outside its hosts" if az in blind_of else "")
             + ". azevac evacuates this AZ.",
-            " AND ".join(parts),
+            f"{paired} AND {not_others}",
             children,
             act=True,
         )
-    queries, req, flt = sig.requests_and_faults(None, "")
+    rq, regional_flt = sig.faults(None, "")
     metric_alarm(
         names.regional_fault_rate,
-        f"Fault rate (%) over all AZs above {th.fault_rate_percent}",
-        [
-            *queries,
-            {
-                "Id": "rate",
-                "Expression": f"IF({req} > 0 AND {flt} >= {th.min_faults_per_minute}, "
-                f"100 * {flt} / {req}, 0)",
-                "Label": "fault rate % (region)",
-            },
-        ],
+        f"Fault rate (%) over all AZs above {_num(th.fault_rate_percent)} {minutes}",
+        [sig.requests(None, "req"), *rq,
+         rate("req", regional_flt, th.min_faults_per_minute, "fault rate % (region)")],
         th.fault_rate_percent,
         "GreaterThanThreshold",
-    )
+    )  # fmt: skip
     every_impact = " AND ".join(f'ALARM("{names.impact[x]}")' for x in azs)
-    any_isolated = " OR ".join(f'ALARM("{names.isolated[x]}")' for x in azs)
     composite(
         names.regional,
         "Regional impact: every AZ impaired, or impact with no AZ isolated. azevac refuses to "
         "evacuate while this is in ALARM.",
-        f'({every_impact}) OR (ALARM("{names.regional_fault_rate}") AND NOT ({any_isolated}))',
+        f'({every_impact}) OR (ALARM("{names.regional_fault_rate}") AND NOT '
+        f"({alarm(list(names.isolated.values()))}))",
         [*names.impact.values(), *names.isolated.values(), names.regional_fault_rate],
         act=True,
     )
     resources["DetectionDashboard"] = _dashboard(workload, d, names)
-    lb_default = d.load_balancer.full_name if d.load_balancer else None
+    lb_default = lb.full_name if lb else None
     parameters: dict[str, Any] = {
         "NotificationTopicArn": {
             "Type": "String",
@@ -339,7 +474,7 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
             "names' prefix.",
         },
     }
-    if d.source == "load_balancer" or d.load_balancer is not None:
+    if lb is not None:
         parameters["LoadBalancer"] = {
             "Type": "String",
             "AllowedPattern": "^(app|net)/[A-Za-z0-9-]+/[0-9a-f]+$",
@@ -347,7 +482,7 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
             "LoadBalancerFullName attribute)",
             **({"Default": lb_default} if lb_default else {}),
         }
-    return {
+    template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"azevac detection kit for {workload}: per-AZ isolated-impact alarms "
         f"(generated by `azevac alarms`; do not edit)",
@@ -358,19 +493,108 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
             "RegionalAlarm": {"Value": names.regional},
         },
     }
+    check_limits(template)
+    return template
 
 
-def _zscore(me: int, count: int, var: str, floor: float) -> list[Any]:
-    """(x_me - mean(others)) / (population stddev(others) + floor), in plain arithmetic."""
-    others = [i for i in range(count) if i != me]
-    n = len(others)
-    mean = f"({' + '.join(f'{var}{i}' for i in others)}) / {n}"
-    squares = " + ".join(f"({var}{i} - mo) * ({var}{i} - mo)" for i in others)
-    return [
-        {"Id": "mo", "Expression": mean, "ReturnData": False},
-        {"Id": "sd", "Expression": f"SQRT(({squares}) / {n})", "ReturnData": False},
-        {"Id": "z", "Expression": f"({var}{me} - mo) / (sd + {floor})", "Label": "z-score"},
-    ]
+def _rule_names(rule: str) -> list[str]:
+    return re.findall(r'ALARM\("([^"]+)"\)', rule)
+
+
+def _blind_signals(
+    d: DetectionConfig,
+    names: AlarmNames,
+    az: str,
+    metric_alarm: Any,
+    *,
+    minutes: str,
+    per_window: str,
+) -> list[str]:
+    """The AZ's signals that do not come from its own hosts, as terms of the blind composite:
+    the load balancer's own 5xx in the AZ (an outlier among the AZs), the AZ's traffic vanished
+    from the service's count, and most of its targets unhealthy."""
+    th, out = d.thresholds, d.outlier
+    lb = d.load_balancer
+    terms: list[str] = []
+    window = d.evaluation.window_minutes * PERIOD
+    if d.source == "service" and lb is not None and lb.type == "application":
+        lb_sig = _Signals(d, "load_balancer")
+        ns = "AWS/ApplicationELB"
+        # The load balancer answers for the targets that no longer answer: 502, 503, 504 are
+        # all in HTTPCode_ELB_5XX_Count (load-balancer-cloudwatch-metrics.html).
+        elb = lb_sig._stat(
+            "elb", ns, "HTTPCode_ELB_5XX_Count", lb_sig._lb_dims(az), "Sum", period=PERIOD
+        )
+        metric_alarm(
+            names.lb_faults[az],
+            f"The load balancer's own 5xx (%) in {az} above {_num(th.lb_fault_percent)} "
+            f"{minutes}",
+            [lb_sig.requests(az, "req"), elb,
+             {"Id": "rate",
+              "Expression": f"IF(req > 0 AND elb >= {th.min_faults_per_minute}, "
+              "100 * elb / req, 0)",
+              "Label": f"load balancer 5xx % {az}"}],
+            th.lb_fault_percent,
+            "GreaterThanThreshold",
+        )  # fmt: skip
+        metric_alarm(
+            names.lb_fault_zscore[az],
+            f"The load balancer's 5xx in {az} against {az}'s share of its requests: at least "
+            f"{_num(out.zscore)} standard deviations {per_window}",
+            [lb_sig.requests(az, "req", window), lb_sig.requests(None, "reqall", window),
+             lb_sig._stat("elb", ns, "HTTPCode_ELB_5XX_Count", lb_sig._lb_dims(az), "Sum",
+                          period=window),
+             lb_sig._stat("elball", ns, "HTTPCode_ELB_5XX_Count", lb_sig._lb_dims(None), "Sum",
+                          period=window),
+             {"Id": "z",
+              "Expression": _binomial_z("elb", "elball", "req", "reqall", out.min_events),
+              "Label": f"load balancer 5xx z {az}"}],
+            out.zscore,
+            "GreaterThanOrEqualToThreshold",
+            windowed=True,
+        )  # fmt: skip
+        terms.append(f'(ALARM("{names.lb_faults[az]}") AND ALARM("{names.lb_fault_zscore[az]}"))')
+    if d.source == "service":
+        sig = _Signals(d)
+        n = len(d.az_ids) - 1
+        others = f"((reqall - req) / {n})"
+        # Missing data breaching (the whitepaper, single-instance zonal resources): FILL makes
+        # the AZ's missing count a 0 at every minute, so an AZ that publishes nothing has
+        # vanished. TreatMissingData then only applies where the query holds no series at all
+        # (no history yet), where it must not flag every AZ: notBreaching.
+        metric_alarm(
+            names.vanished[az],
+            f"{az}'s requests (the service's count) below {_num(th.vanished_ratio)} of the other "
+            f"AZs' mean while they carry traffic {minutes}",
+            [sig.requests(az, "req"), sig.requests(None, "reqall"),
+             {"Id": "ratio",
+              "Expression": f"IF({others} >= {th.vanished_min_requests}, "
+              f"FILL(req, 0) / {others}, 1)",
+              "Label": f"requests vs the other AZs {az}"}],
+            th.vanished_ratio,
+            "LessThanThreshold",
+        )  # fmt: skip
+        terms.append(f'ALARM("{names.vanished[az]}")')
+    if lb is not None and lb.target_group is not None and lb.type == "application":
+        dims = [
+            {"Name": "TargetGroup", "Value": lb.target_group},
+            {"Name": "LoadBalancer", "Value": {"Ref": "LoadBalancer"}},
+            {"Name": "AvailabilityZone", "Value": lb.zones[az]},
+        ]
+        ns = "AWS/ApplicationELB"
+        metric_alarm(
+            names.hosts_unhealthy[az],
+            f"At least {_num(th.unhealthy_host_share)} of the targets in {az} unhealthy "
+            f"{minutes}",
+            [_Signals._stat("bad", ns, "UnHealthyHostCount", dims, "Maximum", period=PERIOD),
+             _Signals._stat("good", ns, "HealthyHostCount", dims, "Minimum", period=PERIOD),
+             {"Id": "share", "Expression": "IF(bad + good > 0, bad / (bad + good), 0)",
+              "Label": f"unhealthy share {az}"}],
+            th.unhealthy_host_share,
+            "GreaterThanOrEqualToThreshold",
+        )  # fmt: skip
+        terms.append(f'ALARM("{names.hosts_unhealthy[az]}")')
+    return terms
 
 
 def _faulting_hosts(
@@ -436,6 +660,10 @@ def _faulting_hosts(
         metrics,
         1,
         "GreaterThanOrEqualToThreshold",
+        # One minute of spread faults among the last N is the evidence: at low traffic two hosts
+        # rarely fail in the same minute three times, and the pairing with impact and an outlier
+        # test carries the persistence.
+        datapoints=1,
     )  # fmt: skip
     resources[logical_id(names.faulting_hosts[az])]["DependsOn"] = sorted(
         logical_id(rule) + "Rule" for _, rule, _ in rules
