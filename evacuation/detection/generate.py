@@ -24,7 +24,8 @@ its share of the traffic vanishes from the service's own count.
 The outlier tests are a binomial bound (the whitepaper's statistical test in a form metric math
 can compute): with p = this AZ's share of the window's requests and E events (faults, or slow
 requests) in the whole region, this AZ's events e are an outlier when
-(e - E p - 1/2) / sqrt(E p (1 - p)) >= `outlier.zscore`; and the static share e / E >= `static_share`.
+(e - E p - 1/2) / sqrt(E p (1 - p)) >= `outlier.zscore`, and the static share
+e / E >= `static_share`.
 Both read the region's totals (the service's `[*dimensions]` set, or the load balancer's
 `LoadBalancer` set), so an alarm needs the same four metrics however many AZs there are.
 
