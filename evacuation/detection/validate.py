@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-import botocore.session
+import botocore.loaders
+import botocore.model
+from botocore.exceptions import BotoCoreError
 
 from evacuation.errors import ConfigurationError, EvacuationError
 
@@ -103,8 +105,9 @@ class Report:
 
 @functools.cache
 def _members(operation: str) -> frozenset[str]:
-    model = botocore.session.get_session().get_service_model("cloudwatch")
-    shape = model.operation_model(operation).input_shape
+    # The model from botocore's data files, not a session's: no AWS profile is read here.
+    data = botocore.loaders.create_loader().load_service_model("cloudwatch", "service-2")
+    shape = botocore.model.ServiceModel(data, "cloudwatch").operation_model(operation).input_shape
     assert shape is not None
     return frozenset(shape.members)
 
@@ -288,6 +291,7 @@ def validate(
     in_use = sorted(target.alarms_named(prefix)) + sorted(target.insight_rules_named(prefix))
     if in_use:
         raise PlanError(f"prefix {prefix} is in use ({', '.join(in_use[:3])}...): pick another")
+    say(f"sending {len(shapes)} shapes under {prefix} (actions disabled, rules DISABLED)")
     report = Report(prefix)
     try:
         for shape in shapes:
@@ -438,9 +442,8 @@ def main(
         template = load_template(args.config, args.template)
         shapes = plan(template, prefix, _parameters(args.parameter))
         target = (target_for or default_target)(args.region)
-        out(f"sending {len(shapes)} shapes under {prefix} (actions disabled, rules DISABLED)")
         report = validate(shapes, target, prefix, out)
-    except (PlanError, ConfigurationError) as exc:
+    except (PlanError, ConfigurationError, BotoCoreError) as exc:
         sys.stderr.write(f"detect-validate: {exc}\n")
         return EXIT_INVALID
     except EvacuationError as exc:  # the prefix check could not read CloudWatch: nothing sent
