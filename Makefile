@@ -10,7 +10,8 @@ SCENARIO ?= basic
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: test lint typecheck unit template package sam-local drill detect sandbox bench reliability clean
+.PHONY: test lint typecheck unit template package sam-local drill detect detect-validate sandbox bench \
+        reliability clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -49,6 +50,14 @@ drill: $(STAMP)
 # does; prints the table and writes benchmarks/detection.json (README "Detection").
 detect: $(STAMP)
 	$(BIN)/python -m evacuation.detection
+
+# CloudWatch's own answer for every alarm and rule of the detection stack: sends each shape to
+# the account the AWS environment names (a sandbox: AWS_PROFILE, AWS_REGION) under a temporary
+# azevac-validate-<random>- prefix, actions disabled, rules DISABLED, then deletes them. Needs
+# credentials; not part of test. ARGS: e.g. --parameter LoadBalancer=app/<name>/<id>.
+CONFIG ?= azevac.json
+detect-validate: $(STAMP)
+	$(BIN)/python -m evacuation.detection.validate --config $(CONFIG) $(ARGS)
 
 # An embedded AWS with the drill's workload on http://127.0.0.1:$(PORT), until Ctrl-C: prints the
 # environment that points azevac at it (also written to an env.sh it names).

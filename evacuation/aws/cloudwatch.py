@@ -1,8 +1,9 @@
-"""CloudWatch: the current state of named alarms (metric and composite)."""
+"""CloudWatch: the current state of named alarms (metric and composite); and, for the detection
+kit's sandbox check only, creating and deleting alarm definitions and Contributor Insights rules."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -39,3 +40,92 @@ class CloudWatchGateway:
                     break
                 kwargs["NextToken"] = response["NextToken"]
         return states
+
+
+class AlarmDefinitions:
+    """Creates and deletes alarm definitions and Contributor Insights rules: only for
+    `evacuation.detection.validate` (`make detect-validate`), which proves the detection stack's
+    shapes against a sandbox account. azevac itself never writes alarms.
+
+    PutMetricAlarm, PutCompositeAlarm and DeleteAlarms are 3 TPS per Region
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_limits.html):
+    pace the Caller below that."""
+
+    def __init__(self, clients: AwsClients, call: Caller) -> None:
+        self._clients = clients
+        self._call = call
+
+    def put_metric_alarm(self, request: Mapping[str, Any]) -> None:
+        cloudwatch = self._clients.cloudwatch()
+        self._call("cloudwatch.PutMetricAlarm", partial(cloudwatch.put_metric_alarm, **request))
+
+    def put_composite_alarm(self, request: Mapping[str, Any]) -> None:
+        cloudwatch = self._clients.cloudwatch()
+        self._call(
+            "cloudwatch.PutCompositeAlarm", partial(cloudwatch.put_composite_alarm, **request)
+        )
+
+    def put_insight_rule(self, request: Mapping[str, Any]) -> None:
+        cloudwatch = self._clients.cloudwatch()
+        self._call("cloudwatch.PutInsightRule", partial(cloudwatch.put_insight_rule, **request))
+
+    def alarms_named(self, prefix: str) -> dict[str, str]:
+        """name -> MetricAlarm | CompositeAlarm, for every alarm whose name starts with `prefix`."""
+        cloudwatch = self._clients.cloudwatch()
+        kwargs: dict[str, Any] = {
+            "AlarmNamePrefix": prefix,
+            "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+        }
+        found: dict[str, str] = {}
+        while True:
+            response = self._call(
+                "cloudwatch.DescribeAlarms", partial(cloudwatch.describe_alarms, **kwargs)
+            )
+            for alarm in response.get("MetricAlarms", []):
+                found[alarm["AlarmName"]] = "MetricAlarm"
+            for composite in response.get("CompositeAlarms", []):
+                found[composite["AlarmName"]] = "CompositeAlarm"
+            if not response.get("NextToken"):
+                return found
+            kwargs["NextToken"] = response["NextToken"]
+
+    def insight_rules_named(self, prefix: str) -> set[str]:
+        """The Contributor Insights rules whose name starts with `prefix` (DescribeInsightRules
+        has no name filter: it lists every rule)."""
+        cloudwatch = self._clients.cloudwatch()
+        kwargs: dict[str, Any] = {}
+        found: set[str] = set()
+        while True:
+            response = self._call(
+                "cloudwatch.DescribeInsightRules",
+                partial(cloudwatch.describe_insight_rules, **kwargs),
+            )
+            found |= {
+                r["Name"] for r in response.get("InsightRules", []) if r["Name"].startswith(prefix)
+            }
+            if not response.get("NextToken"):
+                return found
+            kwargs["NextToken"] = response["NextToken"]
+
+    def delete_alarms(self, names: Sequence[str]) -> None:
+        """One DeleteAlarms call: up to 100 names, at most one of them a composite alarm
+        (API_DeleteAlarms)."""
+        cloudwatch = self._clients.cloudwatch()
+        self._call(
+            "cloudwatch.DeleteAlarms", partial(cloudwatch.delete_alarms, AlarmNames=list(names))
+        )
+
+    def delete_insight_rules(self, names: Sequence[str]) -> list[str]:
+        """Deletes the rules; returns AWS's failures, one line per rule it did not delete."""
+        cloudwatch = self._clients.cloudwatch()
+        response = self._call(
+            "cloudwatch.DeleteInsightRules",
+            partial(cloudwatch.delete_insight_rules, RuleNames=list(names)),
+        )
+        return [
+            " ".join(
+                (f"{f.get('FailureResource', '?')}:", f.get("ExceptionType", ""),
+                 f.get("FailureDescription", ""))
+            ).strip()
+            for f in response.get("Failures", [])
+        ]  # fmt: skip
