@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.utilities.data_classes import (
     CloudWatchAlarmEvent,
@@ -40,6 +40,20 @@ class AlarmSignal:
     region: str | None = None
     time: str | None = None
     """When the event was emitted (ISO 8601), as the event says."""
+
+
+class EventOrigin(Protocol):
+    """Where and when an event says it was sent: what `verify_origin` checks, for an alarm
+    signal and for an ARC autoshift signal (evacuation/autoshift_events.py) alike."""
+
+    @property
+    def account(self) -> str | None: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+    @property
+    def time(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -176,9 +190,9 @@ MAX_CLOCK_SKEW_SECONDS = 300
 
 
 def verify_origin(
-    signal: AlarmSignal, identity: FunctionIdentity, now: datetime, max_age_seconds: int
+    signal: EventOrigin, identity: FunctionIdentity, now: datetime, max_age_seconds: int
 ) -> str | None:
-    """Why an alarm event must be ignored before anything is read or changed, or None.
+    """Why an event must be ignored before anything is read or changed, or None.
 
     The event must say it comes from this function's own account and region, and be recent:
     an async retry can deliver an event up to an hour late, long after the alarm it reports."""

@@ -114,6 +114,20 @@ class SafetyConfig(Strict):
     max_evacuations_per_day: int = Field(default=3, ge=1)
 
 
+class TriggersConfig(Strict):
+    """What azevac does with signals other than its own alarms (README "AWS autoshift as a
+    trigger")."""
+
+    aws_autoshift: Literal["evacuate", "notify", "off"] = "notify"
+    """On an AWS zonal autoshift away from an AZ of the workload: `evacuate` runs azevac's plan
+    for that AZ (ARC's precedence rules decide the ARC-managed resources), `notify` pages the
+    operator with what AWS did not move and changes nothing, `off` ignores it."""
+    aws_autoshift_recover: bool = False
+    """When AWS ends the autoshift, recover an evacuation the autoshift started once every
+    configured alarm of the AZ has been OK for `safety.cooldown_minutes`. Off: it stays held
+    and the operator is paged."""
+
+
 class RecoveryConfig(Strict):
     capacity_timeout_seconds: float = Field(default=600.0, ge=0)
     """How long recover waits for the AZ's capacity to come back before restoring traffic."""
@@ -193,6 +207,7 @@ class Config(Strict):
     safety: SafetyConfig = SafetyConfig()
     execution: ExecutionConfig = ExecutionConfig()
     recovery: RecoveryConfig = RecoveryConfig()
+    triggers: TriggersConfig = TriggersConfig()
     detection: DetectionConfig | None = None
     """The detection kit's alarms (README "Detection"); `alarms` and `safety.regional_alarm`
     are derived from it, so detection and action cannot drift."""

@@ -19,6 +19,7 @@ import structlog
 
 from evacuation import guards
 from evacuation import verify as verifying
+from evacuation.autoshift_events import active_away_from, recovery_not_due
 from evacuation.aws.autoscaling import AutoScalingGateway
 from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.cloudwatch import CloudWatchGateway
@@ -85,6 +86,9 @@ class ReconcileReport:
     forward, an AWS autoshift fighting ours. The reconcile handler notifies each."""
     restarted_shifts: tuple[str, ...] = ()
     """Resources whose azevac shift had expired or been cancelled and was started again."""
+    announce: tuple[Result, ...] = ()
+    """Results a human hears about even when they succeeded: an evacuation an AWS autoshift
+    started, recovered automatically once AWS ended it and the AZ's alarms stayed OK."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -224,7 +228,7 @@ class Controller:
             trigger, reason, created_at=now, updated_at=now,
             practice_until=practice_until, stop_alarms=stop_alarms, guards=weighed,
         )  # fmt: skip
-        if trigger is Trigger.ALARM and self.config.safety.mode == "dry-run":
+        if trigger in SHADOWED and self.config.safety.mode == "dry-run":
             return self._shadow(run, plan, refusals)
         if refusals:
             return replace(self._refuse(run, evacuation, plan, refusals), preempted=preempted)
@@ -511,6 +515,7 @@ class Controller:
         extended: list[str] = []
         restarted: list[str] = []
         alerts: list[str] = []
+        announce: list[Result] = []
         locks = self._store.locks()
         for workload, held in sorted(locks.items()):
             if workload == self.config.workload:
@@ -560,10 +565,9 @@ class Controller:
                             f"{az_id} ({evacuation_id}) is still RECOVERING: {recovered.reason}"
                         )
                     continue
-                ending = self.practice_should_end(evacuation, run, observation)
-                if ending is not None:
-                    bound.info("practice.ending", why=ending)
-                    results.append(self.recover(az_id, reason=ending, deadline=run.deadline))
+                ended = self._ends_now(run, evacuation, observation, announce)
+                if ended is not None:
+                    results.append(ended)
                     continue
                 result = self.evacuate(
                     az_id,
@@ -581,8 +585,100 @@ class Controller:
         for problem in problems:
             log.warning("readiness.problem", workload=self.config.workload, problem=problem)
         return ReconcileReport(
-            tuple(results), tuple(extended), tuple(problems), tuple(alerts), tuple(restarted)
+            tuple(results),
+            tuple(extended),
+            tuple(problems),
+            tuple(alerts),
+            tuple(restarted),
+            tuple(announce),
         )
+
+    def _ends_now(
+        self,
+        run: _Run,
+        evacuation: Evacuation,
+        observation: Observation,
+        announce: list[Result],
+    ) -> Result | None:
+        """The reconciler recovers an evacuation that ends on its own: a practice run whose
+        time is up or that yields to a real signal; with `triggers.aws_autoshift_recover`, one
+        an AWS autoshift started, once it is due (then also `announce`d). None: neither."""
+        ending = self.practice_should_end(evacuation, run, observation)
+        if ending is not None:
+            log.info(
+                "practice.ending",
+                evacuation_id=evacuation.evacuation_id,
+                az_id=evacuation.az_id,
+                why=ending,
+            )
+            return self.recover(evacuation.az_id, reason=ending, deadline=run.deadline)
+        after = self._recover_if_autoshift_over(run, evacuation)
+        if after is not None:
+            announce.append(after)
+        return after
+
+    def _recover_if_autoshift_over(self, run: _Run, evacuation: Evacuation) -> Result | None:
+        """The reconciler's part of `triggers.aws_autoshift_recover`: ARC's events are best
+        effort, so the end of the autoshift is read here too, and a lost "Autoshift Completed"
+        event never leaves the AZ out for good. None: not due (logged), nothing done."""
+        if not (
+            evacuation.trigger is Trigger.AUTOSHIFT and self.config.triggers.aws_autoshift_recover
+        ):
+            return None
+        after = self.recover_after_autoshift(evacuation.az_id, deadline=run.deadline)
+        if isinstance(after, Result):
+            return after
+        log.info(
+            "autoshift.recover_not_due",
+            evacuation_id=evacuation.evacuation_id,
+            az_id=evacuation.az_id,
+            why=after,
+        )
+        return None
+
+    def recover_after_autoshift(
+        self, az_id: str, *, deadline: Deadline | None = None
+    ) -> Result | str:
+        """Recover the evacuation of `az_id` that an AWS autoshift started, once AWS no longer
+        shows that autoshift (ListAutoshifts) and every configured alarm of the AZ has been OK
+        for `safety.cooldown_minutes` (with `triggers.aws_autoshift_recover`); else why not: it
+        stays held. The kill switch stops it like any automatic change."""
+        evacuation = self.status_of(az_id)
+        if evacuation is None:
+            return f"azevac holds no evacuation of {az_id}"
+        if evacuation.trigger is not Trigger.AUTOSHIFT:
+            return (
+                f"evacuation {evacuation.evacuation_id} was started by {evacuation.trigger.value}, "
+                "not by the AWS autoshift: it is left held"
+            )
+        if not self.config.triggers.aws_autoshift_recover:
+            return "triggers.aws_autoshift_recover is off: it is left held"
+        if evacuation.status is Status.RECOVERING:
+            return "it is RECOVERING already: the reconciler carries the recovery on"
+        switch_off = self._automation_switch_off()
+        if switch_off is not None:
+            return f"{switch_off}: no automatic recovery"
+        run = self._begin(deadline)
+        still = active_away_from(az_id, run.gateways.zonal_shift.active_autoshifts())
+        if still is not None:
+            return f"AWS still autoshifts away from {az_id} (since {still.start:%H:%M:%S}Z)"
+        names = sorted(name for name, az in self.config.alarms.items() if az == az_id)
+        alarms = run.gateways.cloudwatch.alarm_details(names) if names else {}
+        minutes = self.config.safety.cooldown_minutes
+        why_not = recovery_not_due(az_id, names, alarms, self._clock(), minutes)
+        if why_not is not None:
+            return why_not
+        log.info("autoshift.recover_due", evacuation_id=evacuation.evacuation_id, az_id=az_id)
+        reason = (
+            f"AWS ended its autoshift away from {az_id} and its alarms ({', '.join(names)}) "
+            f"have been OK for {minutes} min"
+        )
+        return self.recover(az_id, reason=reason, deadline=run.deadline)
+
+    def az_id(self, az: str, deadline: Deadline | None = None) -> str:
+        """The AZ ID of `az`: an ID as given; a zone name resolved with DescribeAvailabilityZones
+        in this account (InvalidRequestError when it names no zone)."""
+        return self._az_id_of(self._begin(deadline), az)
 
     def _upkeep(self, run: _Run, evacuation: Evacuation) -> Upkeep:
         """Every kind keeps this evacuation's levers in force (ARC-8: shifts extended by id)."""
@@ -1053,11 +1149,13 @@ class Controller:
         return round(self._monotonic() - run.started, 3)
 
 
-REAL_TRIGGERS = frozenset({Trigger.ALARM, Trigger.MANUAL})
+REAL_TRIGGERS = frozenset({Trigger.ALARM, Trigger.MANUAL, Trigger.AUTOSHIFT})
 """Triggers of a real evacuation: they pre-empt azevac's practice runs."""
-SWITCHED = frozenset({Trigger.ALARM, Trigger.PRACTICE, Trigger.RECONCILE})
+SWITCHED = frozenset({Trigger.ALARM, Trigger.PRACTICE, Trigger.RECONCILE, Trigger.AUTOSHIFT})
 """Triggers the kill switch stops: every run no human asked for just now (a practice runs on its
 own once started)."""
+SHADOWED = frozenset({Trigger.ALARM, Trigger.AUTOSHIFT})
+"""Triggers shadow mode (`safety.mode: dry-run`) turns into a plan and a notification."""
 BUSY = "another invocation is running this evacuation now; nothing done here (check: azevac status)"
 HISTORY_WINDOW = timedelta(hours=24)
 """What the guards weigh: the daily limit counts the last 24 hours (flap damping reads the

@@ -94,6 +94,9 @@ class Trigger(StrEnum):
     MANUAL = "manual"
     PRACTICE = "practice"
     RECONCILE = "reconcile"
+    AUTOSHIFT = "autoshift"
+    """AWS started a zonal autoshift away from the AZ (ARC autoshift observer notification,
+    confirmed with ListAutoshifts) and `triggers.aws_autoshift` is `evacuate`."""
 
 
 @dataclass(frozen=True)

@@ -120,6 +120,21 @@ class Notifier:
         message = "\n".join([f"Workload {workload}:", *(f"- {a}" for a in alerts)])
         self._publish(fit_subject(subject), fit_message(message), evacuation_id=None, az_id=None)
 
+    def page(
+        self,
+        workload: str,
+        az_id: str,
+        headline: str,
+        lines: Sequence[str],
+        evacuation_id: str | None = None,
+    ) -> Notice:
+        """Page about an AZ without an evacuation result (an AWS autoshift azevac did not act
+        on, or one that ended while azevac holds the AZ): what was sent, and whether it was."""
+        subject = fit_subject(f"azevac {workload}: {az_id} {headline}")
+        message = fit_message("\n".join([f"Workload {workload}, AZ {az_id}:", *lines]))
+        error = self._publish(subject, message, evacuation_id=evacuation_id, az_id=az_id)
+        return Notice(datetime.now(UTC), subject, delivered=error is None, error=error)
+
     def failure(self, handler: str, error: BaseException, request_id: str | None) -> None:
         """Page about an invocation that failed with an exception (any exception, not only
         bad input): what failed, and where its log is."""

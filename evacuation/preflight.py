@@ -23,7 +23,10 @@ from evacuation.model import Evacuation, Status, Trigger
 from evacuation.observe import Observation
 
 log = structlog.get_logger(__name__)
-AUTOMATIC = frozenset({Trigger.ALARM, Trigger.PRACTICE})
+AUTOMATIC = frozenset({Trigger.ALARM, Trigger.PRACTICE, Trigger.AUTOSHIFT})
+REAL_AUTOMATIC = frozenset({Trigger.ALARM, Trigger.AUTOSHIFT})
+"""Automatic evacuations for a real event (an alarm, an AWS autoshift): the daily limit counts
+and applies to both."""
 
 
 @dataclass(frozen=True)
@@ -130,11 +133,11 @@ def preflight(
         automatic = [
             e
             for e in history
-            if e.trigger is Trigger.ALARM
+            if e.trigger in REAL_AUTOMATIC
             and e.status is not Status.REFUSED
             and e.created_at > day_ago
         ]
-        if trigger is Trigger.ALARM:
+        if trigger in REAL_AUTOMATIC:
             weighed.append(f"daily limit ({safety.max_evacuations_per_day} per 24 h)")
             refusals += _some(guards.rate_of_change(len(automatic), safety.max_evacuations_per_day))
         weighed.append("regional impact (the other AZs' and the regional alarms)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from evacuation.aws.clients import AwsClients, Caller
 from evacuation.aws.cloudwatch import CloudWatchGateway
 from evacuation.aws.s3 import ObjectReader
 from evacuation.aws.ssm import ParameterReader
+from evacuation.aws.zonal_shift import Autoshift, ZonalShiftGateway
 from evacuation.controller import Controller
 from evacuation.executor import StepListener
 from evacuation.metrics import count
@@ -68,6 +69,12 @@ class Runtime:
         """The alarms' current states from CloudWatch (DescribeAlarms), retried briefly."""
         call = Caller(RetryPolicy(Deadline.within(20.0), max_attempts=3))
         return CloudWatchGateway(self.clients, call).alarm_states(names)
+
+    def active_autoshifts(self) -> Sequence[Autoshift]:
+        """AWS's autoshifts in progress in this region (ListAutoshifts, ACTIVE), retried
+        briefly: what an autoshift event is checked against."""
+        call = Caller(RetryPolicy(Deadline.within(20.0), max_attempts=3))
+        return ZonalShiftGateway(self.clients, call).active_autoshifts()
 
     def identity(self, context: Any) -> FunctionIdentity:
         """This function's account and region: from the context's invoked_function_arn (no extra

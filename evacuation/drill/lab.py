@@ -173,6 +173,9 @@ class Lab:
     """Auto Scaling's placement on moto: instances per AZ (``instances_by_az``)."""
     dependencies: Dependencies | None = None
     """The Aurora cluster, ElastiCache group and routing controls, when the scenario has them."""
+    received: list[dict[str, str]] = field(default_factory=list)
+    """Every SNS message drained from the on-call queue so far (a scenario may read them before
+    the report does)."""
 
     def alarm_for(self, az_id: str) -> str:
         return next(name for name, az in self.world.alarms.items() if az == az_id)
@@ -210,15 +213,16 @@ class Lab:
         return [call for call in self.recorder.mutations if call[0] in WORKLOAD_SERVICES]
 
     def notifications(self) -> list[dict[str, str]]:
-        """Drain the on-call queue: the SNS messages a human would have received."""
+        """Drain the on-call queue: the SNS messages a human would have received, every one
+        since the drill began (those drained by an earlier call too)."""
         sqs = self.session.client("sqs", region_name=REGION)
-        found: list[dict[str, str]] = []
+        found = self.received
         while True:
             messages = sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
                 "Messages", []
             )
             if not messages:
-                return found
+                return list(found)
             for message in messages:
                 body = json.loads(message["Body"])
                 found.append({"subject": body.get("Subject", ""), "message": body["Message"]})
@@ -264,6 +268,25 @@ def alarm_state_change_event(
                 ],
             },
         },
+    }
+
+
+def autoshift_event(
+    away_from: str, detail_type: str, event_id: str | None = None
+) -> dict[str, Any]:
+    """The EventBridge event ARC sends when AWS starts ("Autoshift In Progress") or ends
+    ("Autoshift Completed") an autoshift, shaped as the ARC developer guide's example
+    (https://docs.aws.amazon.com/r53recovery/latest/dg/eventbridge-zonal-autoshift.html)."""
+    return {
+        "version": "0",
+        "id": event_id or str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": "aws.arc-zonal-shift",
+        "account": ACCOUNT,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [],
+        "detail": {"version": "0.0.1", "data": "", "metadata": {"awayFrom": away_from}},
     }
 
 

@@ -7,6 +7,7 @@ like afterwards, read back through boto3, never on what the controller said it d
 from __future__ import annotations
 
 import copy
+import json
 import time
 import traceback
 import uuid
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from evacuation.autoshift_events import COMPLETED, IN_PROGRESS
 from evacuation.drill import checks
 from evacuation.drill.checks import Check, State
-from evacuation.drill.lab import Invocation, Lab, StepEvent, embedded_aws
+from evacuation.drill.lab import Invocation, Lab, StepEvent, autoshift_event, embedded_aws
 from evacuation.drill.report import ScenarioResult, build_timeline, traffic_moved_at
 from evacuation.emulator.world import writer_of, zone_names
 from evacuation.kinds import Tier, spec_of
@@ -524,6 +526,53 @@ def dependencies(d: Drill) -> None:
     d.check(_recovery_order(d))
 
 
+def aws_autoshift(d: Drill) -> None:
+    """AWS's own AZ signal: an autoshift moves only what ARC manages; azevac moves the rest,
+    keeps the AZ out when AWS ends it, and pages; the operator recovers."""
+    world, az = d.lab.world, d.az_id
+    world.extra_config["triggers"] = {"aws_autoshift": "evacuate"}
+    d.lab.config_path.write_text(json.dumps(world.config(), indent=2), encoding="utf-8")
+    before = d.read()
+    d.fired, d.t0 = True, datetime.now(UTC)
+    d.narrator.zero(d.t0)
+    d.narrator.say(
+        f"AWS starts a zonal autoshift away from {az}: ARC shifts the load balancer only "
+        "(triggers.aws_autoshift: evacuate)"
+    )
+    world.fake.start_autoshift(world.load_balancer_arn, az)
+    started = d.deliver("autoshift started", autoshift_event(az, IN_PROGRESS))
+    answer = d.expect_status(started, "EVACUATED")
+    d.expect_steps_ok(started)
+    _evacuation_facts(d, answer)
+    records = d.evacuation_records()
+    d.check(
+        Check(
+            "The evacuation is recorded as the autoshift's (trigger autoshift)",
+            [r.get("trigger") for r in records] == ["autoshift"],
+            ", ".join(f"{r['evacuation_id']} {r.get('trigger')}" for r in records) or "no record",
+        )
+    )
+    evacuated = d.hypothesis(before)
+    d.narrator.say(f"AWS ends its autoshift away from {az}")
+    world.fake.end_autoshift(world.load_balancer_arn)
+    ended = d.deliver("autoshift completed", autoshift_event(az, COMPLETED), evacuates=False)
+    d.expect_status(ended, "HELD")
+    d.check(
+        checks.nothing_else_changed(
+            evacuated, d.read(), f"AWS ended its autoshift: azevac still holds {az}, unchanged"
+        )
+    )
+    pages = [p for p in d.lab.notifications() if "AZ held" in p["subject"]]
+    d.check(
+        Check(
+            "On-call is paged that the AZ is held, and how to recover it",
+            len(pages) == 1 and f"azevac recover --az {az}" in pages[0]["message"],
+            pages[0]["subject"] if pages else "no page about the held AZ",
+        )
+    )
+    d.recover(before)
+
+
 def _evacuation_order(d: Drill, invocation: str) -> Check:
     """Data plane, then dependencies, then capacity (kinds.base.Tier), as the records say."""
     spans: dict[str, list[tuple[datetime, datetime]]] = {"data": [], "deps": [], "capacity": []}
@@ -682,6 +731,15 @@ SCENARIOS: dict[str, Scenario] = {
             "EventBridge delivers at least once: the same event three times makes one "
             "evacuation, one record, and each change once.",
             duplicate,
+        ),
+        Scenario(
+            "aws-autoshift",
+            "AWS's own AZ signal: an autoshift",
+            "When AWS autoshifts away from {az}, azevac (triggers.aws_autoshift: evacuate) "
+            "evacuates what ARC does not move: no traffic weight and no new capacity remain in "
+            "{az}, nothing else changed; when AWS ends the autoshift, {az} stays out and on-call "
+            "is paged; the operator's recovery restores exactly the state before the drill.",
+            aws_autoshift,
         ),
     )
 }

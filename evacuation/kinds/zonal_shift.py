@@ -544,10 +544,19 @@ class ZonalShiftKind(Kind):
     )
 
     def restored_part(self, image: Any) -> Any:
-        # weight is the share ARC applied then, which ARC sets (and an autoshift may move)
-        if isinstance(image, dict):
-            return {k: v for k, v in image.items() if k != "weight"}
-        return image
+        # weight is the share ARC applied then, which ARC sets (and an autoshift may move);
+        # an AWS autoshift is AWS's to start and end (azevac never cancels one): recover cannot
+        # put it back, and one that ended since the evacuation is not a failed recovery.
+        if not isinstance(image, dict):
+            return image
+        kept = {k: v for k, v in image.items() if k != "weight"}
+        if isinstance(kept.get("shifts"), list):
+            kept["shifts"] = [
+                s
+                for s in kept["shifts"]
+                if not (isinstance(s, dict) and s.get("type") == AUTOSHIFT)
+            ]
+        return kept
 
     def part(self, observation: Observation) -> ZonalShiftObservation:
         found = observation.parts.get(self.name)

@@ -216,3 +216,27 @@ def test_gray_failure_report_draws_metrics_alarm_states_and_end_to_end_times(
         "azevac evacuates",
         "operator recovers",
     ]
+
+
+def test_aws_autoshift_drill_evacuates_holds_pages_and_recovers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Given AWS autoshifting away from the AZ, with triggers.aws_autoshift: evacuate
+    code, report = run_drill(capsys, "--scenario", "aws-autoshift")
+
+    # Then the autoshift's event evacuates, its end leaves the AZ held and pages, and the
+    # operator's recovery (verified by azevac verify --recovered too) passes every check
+    (result,) = report["scenarios"]
+    assert (code, result["verdict"]) == (0, "PASS"), [
+        c for c in result["checks"] if not c["passed"]
+    ]
+    statuses = {a["invocation"]: a["status"] for a in result["answers"]}
+    assert statuses["autoshift started"] == "EVACUATED"
+    assert statuses["autoshift completed"] == "HELD"
+    assert statuses["recover"] == "RECOVERED"
+    subjects = [n["subject"] for n in result["notifications"]]
+    assert any("on an AWS autoshift" in s for s in subjects), subjects
+    assert any("AZ held" in s for s in subjects), subjects
+    assert any(
+        c["name"] == "azevac verify: recovered holds" and c["passed"] for c in result["checks"]
+    )

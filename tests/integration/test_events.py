@@ -34,6 +34,7 @@ def test_there_is_a_sample_for_every_handler_and_shape() -> None:
         "alarm-eventbridge-metric", "alarm-eventbridge-composite", "alarm-sns",
         "alarm-lambda-action", "alarm-eventbridge-ok", "manual-plan", "manual-evacuate",
         "manual-recover", "manual-status", "reconcile-schedule",
+        "alarm-autoshift-in-progress", "alarm-autoshift-completed",
     } <= names  # fmt: skip
 
 

@@ -26,12 +26,15 @@ def state_stamp(at: datetime | None = None) -> str:
 
 
 def fresh(event: Any, age: timedelta = timedelta(0)) -> Any:
-    """A copy of a sample alarm event (any of the three shapes) sent `age` ago."""
+    """A copy of a sample alarm event (any of the three shapes, or an ARC autoshift event)
+    sent `age` ago."""
     if not isinstance(event, dict):
         return event
     event = copy.deepcopy(event)
     at = datetime.now(UTC) - age
-    if event.get("detail-type") == "CloudWatch Alarm State Change":
+    if event.get("source") == "aws.arc-zonal-shift":  # an ARC autoshift event
+        event["time"] = stamp(at)
+    elif event.get("detail-type") == "CloudWatch Alarm State Change":
         event["time"] = stamp(at)
         if isinstance(event.get("detail", {}).get("state"), dict):
             event["detail"]["state"]["timestamp"] = state_stamp(at)

@@ -243,3 +243,41 @@ def test_iam_allows_every_call_a_full_cycle_makes(
     for function in FUNCTIONS:
         missing = called - allowed_actions(function)
         assert not missing, f"{function} lacks {sorted(missing)}"
+
+
+# -- AWS's own AZ signal (issue 24) ----------------------------------------------------------------
+
+
+def test_autoshift_events_reach_the_alarm_function_whoever_enabled_observer_notification() -> None:
+    # The rule is unconditional: observer notification may be on from another stack or the
+    # console, and ARC sends autoshift events for our own autoshift-enabled resources anyway.
+    event = resources()["AlarmFunction"]["Properties"]["Events"]["AutoshiftStartedOrEnded"]
+    pattern = event["Properties"]["Pattern"]
+    assert event["Type"] == "EventBridgeRule"
+    assert "Condition" not in event
+    assert pattern == {
+        "source": ["aws.arc-zonal-shift"],
+        "account": [{"Ref": "AWS::AccountId"}],
+        "detail-type": ["Autoshift In Progress", "Autoshift Completed"],
+    }
+
+
+def test_observer_notification_is_enabled_only_when_asked_and_outlives_the_stack() -> None:
+    parameter = template()["Parameters"]["EnableAutoshiftObserverNotification"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    condition = template()["Conditions"]["EnablesObserverNotification"]
+    assert condition == {"Fn::Equals": [{"Ref": "EnableAutoshiftObserverNotification"}, "true"]}
+    resource = resources()["AutoshiftObserverNotification"]
+    assert resource["Type"] == "AWS::ARCZonalShift::AutoshiftObserverNotificationStatus"
+    assert resource["Condition"] == "EnablesObserverNotification"
+    assert resource["Properties"] == {"Status": "ENABLED"}  # the only value the schema allows
+    assert (resource["DeletionPolicy"], resource["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # It lands in no policy: the functions never call Update/GetAutoshiftObserverNotification.
+    for function in FUNCTIONS:
+        granted = allowed_actions(function)
+        assert not {a for a in granted if "AutoshiftObserverNotification" in a}, function
+
+
+def test_the_alarm_function_may_re_read_autoshifts_and_alarm_times() -> None:
+    granted = allowed_actions("AlarmFunction") & allowed_actions("ReconcileFunction")
+    assert {"arc-zonal-shift:ListAutoshifts", "cloudwatch:DescribeAlarms"} <= granted
