@@ -46,10 +46,13 @@ template: $(STAMP) $(SAM)
 drill: $(STAMP)
 	$(BIN)/python -m evacuation.drill --scenario $(SCENARIO)
 
-# Every scenario of the detection library through the generated alarms, evaluated as CloudWatch
-# does; prints the table and writes benchmarks/detection.json (README "Detection").
+# The detection library and the traffic matrix (levels x AZ counts x failure kinds, seeds each,
+# and 30 healthy days per level) through the generated alarms, evaluated as CloudWatch does;
+# prints the tables and writes benchmarks/detection.json and detection.png (README "Detection").
+# DETECT_ARGS: e.g. --quick, --seeds 3, --days 2, --levels 20,200, --azs 3, --jobs 2.
+DETECT_ARGS ?=
 detect: $(STAMP)
-	$(BIN)/python -m evacuation.detection
+	$(BIN)/python -m evacuation.detection $(DETECT_ARGS)
 
 # CloudWatch's own answer for every alarm and rule of the detection stack: sends each shape to
 # the account the AWS environment names (a sandbox: AWS_PROFILE, AWS_REGION) under a temporary

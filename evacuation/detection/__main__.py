@@ -1,5 +1,6 @@
-"""`python -m evacuation.detection` (`make detect`): the scenario table and detection.json."""
+"""`python -m evacuation.detection` (`make detect`): the library table, the traffic matrix,
+benchmarks/detection.json and benchmarks/detection.png."""
 
-from evacuation.detection.bench import main
+from evacuation.detection.matrix import main
 
 raise SystemExit(main())

@@ -1,5 +1,7 @@
-"""`make detect`: every library scenario through the generated alarms, evaluated as CloudWatch
-does; a table, the issue's targets, and benchmarks/detection.json.
+"""The fixed library's table: every library scenario through the generated alarms, evaluated as
+CloudWatch does; a table and the issue's targets. `make detect` prints it beside the traffic
+matrix (`matrix.py`, which writes benchmarks/detection.json); `python -m
+evacuation.detection.bench` runs the library alone.
 
 Two detection configs are run: the recommended one (the service's own metrics by AZ ID plus the
 Contributor Insights "more than one host" rules) and the load balancer alone, to show what each

@@ -53,7 +53,7 @@ def pyproject_dependencies() -> list[Requirement]:
     return [Requirement(text) for text in document["project"]["dependencies"]]
 
 
-CLI_ONLY = {"rich", "moto", "pyyaml"}
+CLI_ONLY = {"rich", "moto", "pyyaml", "numpy"}
 """pyproject dependencies for the CLI, the drill and the sandbox (an on-call laptop's
 `pipx install`), never the Lambda functions'."""
 
