@@ -29,6 +29,7 @@ from evacuation.detection.scenarios import (
     MINUTES,
     NAMESPACE,
     SCENARIOS,
+    TARGET_GROUP,
     ZONES,
     Scenario,
     simulate,
@@ -38,7 +39,11 @@ WORKLOAD = "checkout"
 MODES: dict[str, dict[str, Any]] = {
     "service+ci": {
         "az_ids": list(AZ_IDS),
-        "load_balancer": {"zones": ZONES, "full_name": LOAD_BALANCER},
+        "load_balancer": {
+            "zones": ZONES,
+            "full_name": LOAD_BALANCER,
+            "target_group": TARGET_GROUP,
+        },
         "service": {"namespace": NAMESPACE, "dimensions": {"Operation": "all"}},
         "contributor_insights": {"log_group_names": ["/checkout/service"]},
     },

@@ -96,6 +96,9 @@ class ContributorInsightsSource(_Strict):
     min_hosts: int = Field(default=2, ge=2)
     max_top_host_share: float = Field(default=0.75, gt=0, lt=1)
     """Above this share of an AZ's faults from its single worst host, it is one bad host."""
+    one_host_min_events: int = Field(default=4, ge=2)
+    """Events (faults or slow requests) in a minute from which one host holding most of them
+    blocks the isolated alarm that minute (below, too few to tell one host from chance)."""
 
 
 class Thresholds(_Strict):
@@ -111,10 +114,12 @@ class Thresholds(_Strict):
     min_requests_for_latency: int = Field(default=1, ge=1)
     """Below this many requests in a minute latency counts as healthy."""
     vanished_ratio: float = Field(default=0.2, gt=0, lt=1)
-    """Traffic vanished: the AZ's requests, as the service counts them, below this share of the
-    other AZs' mean (missing counts as 0) while those carry traffic."""
+    """Traffic vanished: the AZ's requests, as the service counts them (missing counts as 0),
+    below this share of the requests the load balancer sent to the AZ (without a load balancer:
+    of the other AZs' mean)."""
     vanished_min_requests: int = Field(default=10, ge=1)
-    """The other AZs' mean requests per minute below which traffic is too low to tell."""
+    """Requests per minute (sent to the AZ, or the other AZs' mean) below which traffic is too
+    low to tell."""
     lb_fault_percent: float = Field(default=50.0, gt=0, le=100)
     """The load balancer's own 5xx (502, 503, 504: targets that do not answer) as a share of the
     AZ's requests above which the AZ fails as seen from outside its hosts: above what one hung
@@ -127,7 +132,7 @@ class Thresholds(_Strict):
 class Outlier(_Strict):
     static_share: float = Field(default=0.7, gt=0, le=1)
     """This AZ's share of all faults in the window (whitepaper: 0.66 for 3 AZs)."""
-    zscore: float = Field(default=3.0, gt=0)
+    zscore: float = Field(default=3.5, gt=0)
     """The binomial test: this AZ's faults (or slow requests) in the window against its share of
     the requests, in standard deviations (the whitepaper's statistical test, in the form metric
     math can compute)."""
@@ -205,11 +210,14 @@ class AlarmNames:
     regional: str
     impact: dict[str, str]
     fault_rate: dict[str, str]
+    early_impact: dict[str, str]
+    """AZ ID -> the fault rate on one datapoint fewer: blocks other AZs, pages regional."""
     latency: dict[str, str]
     fault_share: dict[str, str]
     fault_zscore: dict[str, str]
     latency_zscore: dict[str, str]
     faulting_hosts: dict[str, str]
+    one_host: dict[str, str]
     blind: dict[str, str]
     """AZ ID -> the composite of the signals that need nothing from the AZ's own hosts."""
     lb_faults: dict[str, str]
@@ -234,11 +242,13 @@ def alarm_names(workload: str, detection: DetectionConfig) -> AlarmNames:
         regional=f"{prefix}regional-impact",
         impact=per_az("impact"),
         fault_rate=per_az("fault-rate"),
+        early_impact=per_az("early-impact"),
         latency=per_az("latency"),
         fault_share=per_az("fault-share"),
         fault_zscore=per_az("fault-zscore"),
         latency_zscore=per_az("latency-zscore"),
         faulting_hosts=per_az("faulting-hosts"),
+        one_host=per_az("one-host"),
         blind=per_az("blind"),
         lb_faults=per_az("lb-faults"),
         lb_fault_zscore=per_az("lb-fault-zscore"),

@@ -5,10 +5,11 @@ and a dashboard, as one CloudFormation template.
 Per AZ `a` (others `o`); impact on one-minute datapoints, M of N as configured; outliers on the
 counts of a window of `evaluation.window_minutes` (windowed evidence, evaluated every minute):
 
-    impact_a   = fault-rate_a OR latency_a OR blind_a                           (composite)
+    impact_a   = fault-rate_a OR early-impact_a OR latency_a OR blind_a         (composite)
     blind_a    = (lb-faults_a AND lb-fault-zscore_a) OR traffic-vanished_a OR hosts-unhealthy_a
     isolated_a = ( ( (fault-rate_a AND (fault-share_a OR fault-zscore_a))
-                     OR (latency_a AND latency-zscore_a) ) [AND faulting-hosts_a]
+                     OR (latency_a AND latency-zscore_a) )
+                   [AND faulting-hosts_a AND NOT one-host_a]
                    OR blind_a )
                  AND NOT any(impact_o)
     regional   = all(impact_x)  OR  (regional-fault-rate AND NOT any(isolated_x))
@@ -271,9 +272,10 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
         *,
         windowed: bool = False,
         datapoints: int | None = None,
+        periods: int | None = None,
     ) -> None:
         metrics[-1]["ReturnData"] = True
-        n = 1 if windowed else ev.evaluation_periods
+        n = 1 if windowed else (periods or ev.evaluation_periods)
         m = 1 if windowed else (datapoints or ev.datapoints_to_alarm)
         resources[logical_id(name)] = {
             "Type": "AWS::CloudWatch::Alarm",
@@ -333,6 +335,21 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
              rate("req", flt, th.min_faults_per_minute, f"fault rate % {az}")],
             th.fault_rate_percent,
             "GreaterThanThreshold",
+        )  # fmt: skip
+        # The same rate on fewer minutes: the first sign of impact, which only ever blocks
+        # (another AZ's isolated alarm, through NOT impact) or pages (regional). An event that
+        # hits every AZ, each at its own rate, must stop the worst AZ's isolated alarm before
+        # the mildest AZ's own evidence is complete.
+        early = max(1, ev.datapoints_to_alarm - 1)
+        metric_alarm(
+            names.early_impact[az],
+            f"Fault rate (%) in {az} above {_num(th.fault_rate_percent)} ({early} of "
+            f"{ev.evaluation_periods} minutes): the first sign of impact",
+            [sig.requests(az, "req"), *(dict(q) for q in fq),
+             rate("req", flt, th.min_faults_per_minute, f"fault rate % {az}")],
+            th.fault_rate_percent,
+            "GreaterThanThreshold",
+            datapoints=early,
         )  # fmt: skip
         if d.has_latency:
             latency = {
@@ -404,7 +421,11 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
                 _rule_names(" ".join(blind)),
                 act=False,
             )
-        impact_children = [names.fault_rate[az], *([names.latency[az]] if d.has_latency else [])]
+        impact_children = [
+            names.fault_rate[az],
+            names.early_impact[az],
+            *([names.latency[az]] if d.has_latency else []),
+        ]
         impact_children += [names.blind[az]] if blind else []
         composite(
             names.impact[az],
@@ -429,8 +450,11 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
             )
             children += [names.latency[az], names.latency_zscore[az]]
         if d.contributor_insights is not None:
-            paired = f'({paired} AND ALARM("{names.faulting_hosts[az]}"))'
-            children.append(names.faulting_hosts[az])
+            paired = (
+                f'({paired} AND ALARM("{names.faulting_hosts[az]}") AND '
+                f'NOT ALARM("{names.one_host[az]}"))'
+            )
+            children += [names.faulting_hosts[az], names.one_host[az]]
         if az in blind_of:
             paired = f'({paired} OR ALARM("{names.blind[az]}"))'
             children.append(names.blind[az])
@@ -557,21 +581,31 @@ def _blind_signals(
         terms.append(f'(ALARM("{names.lb_faults[az]}") AND ALARM("{names.lb_fault_zscore[az]}"))')
     if d.source == "service":
         sig = _Signals(d)
-        n = len(d.az_ids) - 1
-        others = f"((reqall - req) / {n})"
+        if lb is not None:
+            # What the load balancer sent to the AZ and the service never saw. Once the AZ's
+            # traffic is shifted away, the load balancer sends it nothing either: no alarm then,
+            # so the AZ's alarms can return to OK for the operator's recovery.
+            sent = "sent"
+            queries = [sig.requests(az, "req"), _Signals(d, "load_balancer").requests(az, sent)]
+            against = f"the load balancer's requests to {az}"
+        else:
+            # Without a load balancer, against the other AZs' mean.
+            sent = f"((reqall - req) / {len(d.az_ids) - 1})"
+            queries = [sig.requests(az, "req"), sig.requests(None, "reqall")]
+            against = "the other AZs' mean while they carry traffic"
         # Missing data breaching (the whitepaper, single-instance zonal resources): FILL makes
         # the AZ's missing count a 0 at every minute, so an AZ that publishes nothing has
         # vanished. TreatMissingData then only applies where the query holds no series at all
         # (no history yet), where it must not flag every AZ: notBreaching.
         metric_alarm(
             names.vanished[az],
-            f"{az}'s requests (the service's count) below {_num(th.vanished_ratio)} of the other "
-            f"AZs' mean while they carry traffic {minutes}",
-            [sig.requests(az, "req"), sig.requests(None, "reqall"),
+            f"{az}'s requests (the service's count) below {_num(th.vanished_ratio)} of {against} "
+            f"{minutes}",
+            [*queries,
              {"Id": "ratio",
-              "Expression": f"IF({others} >= {th.vanished_min_requests}, "
-              f"FILL(req, 0) / {others}, 1)",
-              "Label": f"requests vs the other AZs {az}"}],
+              "Expression": f"IF({sent} >= {th.vanished_min_requests}, "
+              f"FILL(req, 0) / {sent}, 1)",
+              "Label": f"requests seen vs sent {az}"}],
             th.vanished_ratio,
             "LessThanThreshold",
         )  # fmt: skip
@@ -666,9 +700,30 @@ def _faulting_hosts(
         # test carries the persistence.
         datapoints=1,
     )  # fmt: skip
-    resources[logical_id(names.faulting_hosts[az])]["DependsOn"] = sorted(
-        logical_id(rule) + "Rule" for _, rule, _ in rules
+    # One host now: the worst instance holds most of this minute's events. The evidence of more
+    # than one host above has a memory of N minutes (at low traffic it must); this one has none,
+    # so the minute one instance takes over, the isolated alarm stops (aws-semantics 6.1: one bad
+    # host is not an AZ).
+    one = [q for q in metrics if q["Id"][:3] in ("top", "all")]
+    dominant = " OR ".join(
+        f"(all{tag} >= {ci.one_host_min_events} AND top{tag} > {ci.max_top_host_share} * all{tag})"
+        for tag, _, _ in rules
     )
+    metric_alarm(
+        names.one_host[az],
+        f"One instance holds more than {ci.max_top_host_share:.0%} of this minute's faults or "
+        f"slow requests in {az}",
+        [*(dict(q) for q in one),
+         {"Id": "one", "Expression": f"IF({dominant}, 1, 0)", "Label": f"one instance {az}"}],
+        1,
+        "GreaterThanOrEqualToThreshold",
+        datapoints=1,
+        periods=1,
+    )  # fmt: skip
+    for name in (names.faulting_hosts[az], names.one_host[az]):
+        resources[logical_id(name)]["DependsOn"] = sorted(
+            logical_id(rule) + "Rule" for _, rule, _ in rules
+        )
 
 
 def _insight_rule(ci: Any, az: str, condition: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ level, which is the peak), the ramp cells allow the ramp's minutes on top.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -56,7 +55,6 @@ from evacuation.detection.scenarios import (
     IMPAIRED,
     LOAD_BALANCER,
     MINUTES,
-    NAMESPACE,
     ONSET,
     Deployment,
     Effect,
@@ -205,16 +203,12 @@ def healthy_days(level: int, azs: int, days: float, seed: int) -> Scenario:
 def detection_config(azs: int) -> DetectionConfig:
     """The recommended config (bench.MODES["service+ci"]) for this many AZs."""
     ids = az_ids(azs)
+    mode = bench.MODES["service+ci"]
     return DetectionConfig.model_validate(
         {
+            **mode,
             "az_ids": list(ids),
-            "load_balancer": {
-                "zones": zones(ids),
-                "full_name": LOAD_BALANCER,
-                # "target_group": TARGET_GROUP,  # once config.py has load_balancer.target_group
-            },
-            "service": {"namespace": NAMESPACE, "dimensions": {"Operation": "all"}},
-            "contributor_insights": {"log_group_names": ["/checkout/service"]},
+            "load_balancer": {**mode["load_balancer"], "zones": zones(ids)},
         }
     )
 
@@ -239,21 +233,12 @@ def stack(azs: int) -> Stack:
     return Stack(alarm_names(WORKLOAD, detection), template, rules)
 
 
-def delay_supported() -> bool:
-    """Whether this evaluator takes `run(..., ingestion_delay=)`."""
-    return "ingestion_delay" in inspect.signature(StackEvaluator.run).parameters
-
-
 def evaluate(azs: int, scenario: Scenario, delay: int) -> Evaluation:
     s = stack(azs)
     rules = {az: (s.names.insight_rules[az], s.names.slow_rules[az]) for az in scenario.az_ids}
     data = simulate(scenario, rules)
     evaluator = StackEvaluator(s.template, {"LoadBalancer": LOAD_BALANCER})
-    minutes = range(scenario.minutes)
-    if delay:
-        run: Callable[..., Evaluation] = evaluator.run
-        return run(data, minutes, ingestion_delay=delay)
-    return evaluator.run(data, minutes)
+    return evaluator.run(data, range(scenario.minutes), ingestion_delay=delay)
 
 
 def _short(name: str, az: str) -> str:
@@ -664,13 +649,14 @@ class Matrix:
     options: Options
     cells: list[Cell]
     healthy: list[HealthyResult]
-    delay_supported: bool
+    delayed: bool
+    """Each cell was also run with the ingestion delay."""
     seconds: float = 0.0
 
 
 def run(options: Options) -> Matrix:
     started = time.perf_counter()
-    delay = options.delay and delay_supported()
+    delay = options.delay
     healthy_items = [
         (level, azs, options.days, delay)
         for azs in options.azs
@@ -751,8 +737,8 @@ def table(matrix: Matrix) -> str:
         "\nisolated kinds: p95 minutes onset → isolated alarm"
         + (
             f" (with the {DELAY}-minute ingestion delay)"
-            if matrix.delay_supported
-            else " (this evaluator has no ingestion delay)"
+            if matrix.delayed
+            else " (run without the ingestion delay)"
         )
         + ", detection probability when below 100 %, F<n> false isolated alarms; "
         "healthy: false isolated alarms per simulated day; ✓/✗ target met/missed, no mark: no "
@@ -797,7 +783,7 @@ def report(matrix: Matrix, library: list[bench.Row]) -> dict[str, Any]:
         "options": asdict(matrix.options),
         "onset_minute": ONSET,
         "minutes": MINUTES,
-        "ingestion_delay_minutes": DELAY if matrix.delay_supported else None,
+        "ingestion_delay_minutes": DELAY if matrix.delayed else None,
         "refused_az_counts": {
             str(azs): reason for azs in matrix.options.azs if (reason := _refusal(azs))
         },

@@ -627,6 +627,10 @@ def simulate(  # noqa: PLR0915 - one pass, every source in the order a reader ch
     total_req, total_flt = req.sum(1), flt.sum(1)
     data.put(_svc("Requests", "Sum", None), np.where(total_req > 0, total_req, np.nan))
     data.put(_svc("Faults", "Sum", None), np.where(total_req > 0, total_flt, np.nan))
+    # EMF publishes every value under both dimension sets: the region's latency is all of them.
+    data.latencies[_svc("Latency", "", None)[:3]] = _Latencies(
+        (req - slow).sum(1), slow.sum(1), 1.0
+    )
     # The ALB's view: by the zone of the node that handled the request.
     if scenario.cross_zone:
         share = [1 / len(ids)] * len(ids)
@@ -676,4 +680,7 @@ def simulate(  # noqa: PLR0915 - one pass, every source in the order a reader ch
     data.put(_alb("RequestCount", "Sum", None), _sparse(all_lb))
     data.put(_alb("HTTPCode_Target_5XX_Count", "Sum", None), _sparse(all_flt - all_elb))
     data.put(_alb("HTTPCode_ELB_5XX_Count", "Sum", None), _sparse(all_elb + all_bh))
+    data.latencies[_alb("TargetResponseTime", "", None)[:3]] = _Latencies(
+        (view["req"] - view["slow"]).sum(1), view["slow"].sum(1), 1000.0
+    )
     return data

@@ -1,4 +1,6 @@
-"""The `gray-failure` drill: it starts where an incident starts, with customers failing in one AZ.
+"""The `gray-failure` and `blackhole` drills: they start where an incident starts, with customers
+failing in one AZ (`blackhole`: the AZ's instances publish nothing at all, and the load balancer
+answers their requests with 5xx).
 
 A scenario of the detection library (5 % faults in the drill's AZ) is replayed minute by minute:
 its synthetic metrics drive the detection kit's own alarms through the evaluator; each state
@@ -79,8 +81,9 @@ class Shifted:
         return self.data.insight(rule, metric, t)
 
 
-def play(d: Any) -> None:  # noqa: PLR0915 - the incident, minute by minute, in order
-    """The scenario (d is a `Drill`)."""
+def play(d: Any, library_scenario: str = SCENARIO) -> None:  # noqa: PLR0915 - the incident, minute by minute, in order
+    """The scenario (d is a `Drill`): `library_scenario` of the detection library, in the
+    drill's AZ."""
     lab, az = d.lab, d.az_id
     before = d.read()
     detection = DetectionConfig.model_validate(
@@ -95,7 +98,7 @@ def play(d: Any) -> None:  # noqa: PLR0915 - the incident, minute by minute, in 
     for name in stand_ins:
         if name not in lab.world.alarms:
             _stand_in(cloudwatch, name)
-    library = BY_NAME[SCENARIO]
+    library = BY_NAME[library_scenario]
     effects = tuple(
         dataclasses.replace(e, az=az if e.az == IMPAIRED else e.az) for e in library.effects
     )
@@ -104,7 +107,7 @@ def play(d: Any) -> None:  # noqa: PLR0915 - the incident, minute by minute, in 
     source = Shifted(simulate(scenario, rules), az)
     evaluator = StackEvaluator(build_template(WORKLOAD, detection), {"LoadBalancer": LOAD_BALANCER})
     onset = scenario.onset or 0
-    d.narrator.say(f"Replaying {SCENARIO}: {scenario.title}, onset at minute {onset}")
+    d.narrator.say(f"Replaying {library_scenario}: {scenario.title}, onset at minute {onset}")
     detected_at: int | None = None
     series: dict[str, list[float | None]] = {x: [] for x in detection.az_ids}
     states: dict[str, list[str]] = {n: [] for n in stand_ins}

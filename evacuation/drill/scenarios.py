@@ -483,6 +483,12 @@ def gray_failure(d: Drill) -> None:
     replay.play(d)
 
 
+def blackhole(d: Drill) -> None:
+    from evacuation.drill import gray_failure as replay  # noqa: PLC0415 - imports the kit
+
+    replay.play(d, "blackhole")
+
+
 def dependencies(d: Drill) -> None:
     deps = d.lab.dependencies
     if deps is None:
@@ -714,6 +720,16 @@ SCENARIOS: dict[str, Scenario] = {
             "alarm for {az} fires within 3 minutes and no other; azevac evacuates {az}, its "
             "alarm returns to OK, and recovery restores exactly the state before the drill.",
             gray_failure,
+        ),
+        Scenario(
+            "blackhole",
+            "The AZ goes dark: its instances publish nothing, the load balancer answers 5xx",
+            "With {az}'s instances silent (no metrics, no logs) while the load balancer answers "
+            "their requests with 502 and 504, the detection kit's isolated-impact alarm for {az} "
+            "fires within 3 minutes from the signals that need nothing from the AZ's hosts, and "
+            "no other; azevac evacuates {az}, its alarm returns to OK, and recovery restores "
+            "exactly the state before the drill.",
+            blackhole,
         ),
         Scenario(
             "dependencies",

@@ -12,8 +12,15 @@ import pytest
 from botocore.validate import ParamValidator
 
 from evacuation.config import parse_config
-from evacuation.detection.config import MAX_METRICS_PER_ALARM
-from evacuation.detection.generate import build_template, render
+from evacuation.detection.config import DetectionConfig
+from evacuation.detection.generate import (
+    MAX_EXPRESSIONS,
+    MAX_METRIC_STATS,
+    DetectionLimitError,
+    build_template,
+    check_limits,
+    render,
+)
 from evacuation.errors import ConfigurationError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,15 +68,20 @@ def test_a_config_that_disagrees_with_detection_is_refused(
         ),
         (
             {
-                "az_ids": [f"use1-az{i}" for i in range(1, 5)],
+                **DETECTION,
+                "load_balancer": {"zones": {"use1-az1": "us-east-1b", "use1-az3": "us-east-1e"}},
+            },
+            "must map exactly the az_ids",
+        ),
+        (
+            {
+                **DETECTION,
                 "load_balancer": {
-                    "zones": {
-                        f"use1-az{i}": f"us-east-1{c}"
-                        for i, c in zip(range(1, 5), "abcd", strict=True)
-                    }
+                    "zones": {"use1-az1": "us-east-1b", "use1-az2": "us-east-1c"},
+                    "target_group": "app/not-a-target-group/1",
                 },
             },
-            "CloudWatch allows 10",
+            "detection.load_balancer.target_group",
         ),
         (
             {**DETECTION, "evaluation": {"datapoints_to_alarm": 4, "evaluation_periods": 3}},
@@ -112,7 +124,9 @@ def test_every_alarm_is_a_valid_put_metric_alarm_or_put_composite_alarm_request(
         assert not report.has_errors(), report.generate_report()
         if operation == "PutMetricAlarm":
             stats = [q for q in params["Metrics"] if "MetricStat" in q]
-            assert len(stats) <= MAX_METRICS_PER_ALARM, params["AlarmName"]
+            expressions = [q for q in params["Metrics"] if "Expression" in q]
+            assert len(stats) <= MAX_METRIC_STATS, params["AlarmName"]
+            assert len(expressions) <= MAX_EXPRESSIONS, params["AlarmName"]
             assert params["ActionsEnabled"] is True
         checked += 1
     assert checked >= 30
@@ -139,3 +153,67 @@ def test_the_checked_in_detection_stack_is_the_generated_one() -> None:
     # `azevac alarms --config detection/config.example.json > detection/detection.yaml`
     checked_in = (ROOT / "detection" / "detection.yaml").read_text(encoding="utf-8")
     assert checked_in == render(_template())
+
+
+ZONE_LETTERS = "bcdefa"
+
+
+def _config(azs: int, source: str) -> DetectionConfig:
+    ids = [f"use1-az{i}" for i in range(1, azs + 1)]
+    lb = {
+        "zones": {az: f"us-east-1{c}" for az, c in zip(ids, ZONE_LETTERS, strict=False)},
+        "target_group": "targetgroup/checkout-tg/0123456789abcdef",
+    }
+    section: dict[str, Any] = {"az_ids": ids, "load_balancer": lb, "signal": source}
+    if source == "service":
+        section["service"] = {"namespace": "checkout", "dimensions": {"Operation": "all"}}
+        section["contributor_insights"] = {"log_group_names": ["/checkout/service"]}
+    return DetectionConfig.model_validate(section)
+
+
+@pytest.mark.parametrize("source", ["service", "load_balancer"])
+@pytest.mark.parametrize("azs", [2, 3, 4, 5, 6])
+def test_every_alarm_fits_cloudwatchs_limits_from_two_to_six_azs(azs: int, source: str) -> None:
+    # API MetricDataQuery: at most 10 MetricStat and at most 10 Expression structures per alarm
+    template = build_template("checkout", _config(azs, source))
+    alarms = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert alarms
+    for alarm in alarms:
+        queries = alarm["Properties"]["Metrics"]
+        assert sum("MetricStat" in q for q in queries) <= MAX_METRIC_STATS
+        assert sum("Expression" in q for q in queries) <= MAX_EXPRESSIONS
+    composites = [
+        r["Properties"]["AlarmName"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::CompositeAlarm"
+    ]
+    assert len([n for n in composites if n.endswith("isolated-impact")]) == azs
+
+
+def _alarm_with(stats: int, expressions: int, insights: int = 0) -> dict[str, Any]:
+    stat = {"Metric": {"Namespace": "n", "MetricName": "m"}, "Period": 60, "Stat": "Sum"}
+    queries: list[dict[str, Any]] = [{"Id": f"m{i}", "MetricStat": stat} for i in range(stats)]
+    queries += [{"Id": f"e{i}", "Expression": "m0"} for i in range(expressions)]
+    queries += [
+        {"Id": f"i{i}", "Expression": "INSIGHT_RULE_METRIC('r', 'Sum')", "Period": 60}
+        for i in range(insights)
+    ]
+    props = {"AlarmName": "too-big", "Metrics": queries}
+    return {"Resources": {"A": {"Type": "AWS::CloudWatch::Alarm", "Properties": props}}}
+
+
+@pytest.mark.parametrize(
+    ("stats", "expressions", "insights", "message"),
+    [
+        (11, 1, 0, "11 MetricStat queries"),
+        (1, 11, 0, "11 Expression queries"),
+        # AWS does not say whether INSIGHT_RULE_METRIC is one of the 10 metrics: counted as one
+        (8, 0, 3, "11 metrics"),
+    ],
+)
+def test_a_template_over_the_limits_is_refused(
+    stats: int, expressions: int, insights: int, message: str
+) -> None:
+    with pytest.raises(DetectionLimitError, match=message):
+        check_limits(_alarm_with(stats, expressions, insights))
+    check_limits(_alarm_with(10, 10))  # at the limits: accepted
