@@ -106,13 +106,16 @@ class Thresholds(_Strict):
     latency_p99_ms: float | None = Field(default=1000.0, gt=0)
     """A request slower than this is slow; latency is impact when more than `slow_percent` of
     a minute's requests are slow (1 %: the p99 is above this)."""
-    slow_percent: float = Field(default=1.0, gt=0, le=100)
+    slow_percent: float = Field(default=2.0, gt=0, le=100)
     min_faults_per_minute: int = Field(default=1, ge=1)
     """Below this many faults in a minute the fault rate counts as 0. The evidence that the AZ is
     an outlier is counted over `evaluation.window_minutes` (`outlier.min_events`), so that it
     scales with traffic instead of resting on a per-minute floor."""
     min_requests_for_latency: int = Field(default=1, ge=1)
     """Below this many requests in a minute latency counts as healthy."""
+    min_slow_per_minute: int = Field(default=2, ge=1)
+    """Below this many slow requests in a minute latency counts as healthy: one slow request of
+    ten is 10 %, and slow requests are commoner than faults on a healthy service."""
     vanished_ratio: float = Field(default=0.2, gt=0, lt=1)
     """Traffic vanished: the AZ's requests, as the service counts them (missing counts as 0),
     below this share of the requests the load balancer sent to the AZ (without a load balancer:

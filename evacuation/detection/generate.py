@@ -354,7 +354,8 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
         if d.has_latency:
             latency = {
                 "Id": "slowpct",
-                "Expression": f"IF(req >= {th.min_requests_for_latency} AND slow >= 1, "
+                "Expression": f"IF(req >= {th.min_requests_for_latency} AND "
+                f"slow >= {th.min_slow_per_minute}, "
                 "100 * slow / req, 0)",
                 "Label": f"slow requests % {az}",
             }
