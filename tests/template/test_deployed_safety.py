@@ -41,6 +41,17 @@ INDIRECT = {
 
 CLI_ONLY = {"lambda:Invoke"}
 """azevac --via-lambda (evacuation/cli.py): the operator's call, not the functions'."""
+DETECT_VALIDATE_ONLY = {
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:PutCompositeAlarm",
+    "cloudwatch:PutInsightRule",
+    "cloudwatch:DescribeInsightRules",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DeleteInsightRules",
+}
+"""`make detect-validate` (evacuation/aws/cloudwatch.py AlarmDefinitions, called only from
+evacuation/detection/validate.py, which the Lambda artifact leaves out): an operator's sandbox
+credentials, never the functions' role, which must not be able to rewrite alarms."""
 
 
 def calls_in_code() -> set[str]:
@@ -51,7 +62,7 @@ def calls_in_code() -> set[str]:
             continue
         for service, op in re.findall(r'"([a-z0-9-]+)\.([A-Z][A-Za-z]+)"', path.read_text()):
             found.add(f"{service}:{op}")
-    return found - CLI_ONLY
+    return found - CLI_ONLY - DETECT_VALIDATE_ONLY
 
 
 def statement(sid: str, function: str = "AlarmFunction") -> dict[str, Any]:
@@ -345,3 +356,11 @@ def test_the_policy_grants_what_the_registered_kinds_declare_and_no_more() -> No
                 [listed] if isinstance(listed, str) else listed
             )
         assert granted == declared, f"{function}: policy {granted} != kinds {declared}"
+
+
+def test_the_sandbox_checks_alarm_writes_are_granted_to_no_function() -> None:
+    # The code does make these calls (make detect-validate); the deployed roles must not
+    for function in FUNCTIONS:
+        assert not DETECT_VALIDATE_ONLY & allowed_actions(function), function
+    text = (ENGINE / "aws" / "cloudwatch.py").read_text()
+    assert all(f'"{a.replace(":", ".")}"' in text for a in DETECT_VALIDATE_ONLY)
