@@ -63,15 +63,17 @@ def test_missing_data_tables_of_the_cloudwatch_docs(
             assert got == (current if want == KEEP else State(want)), (m, row, treat)
 
 
+def _metric(qid: str, period: int = 60, stat: str = "Sum") -> dict[str, object]:
+    """A MetricStat query of metric `qid` (namespace n), not returned."""
+    metric = {"Metric": {"Namespace": "n", "MetricName": qid}, "Period": period, "Stat": stat}
+    return {"Id": qid, "MetricStat": metric, "ReturnData": False}
+
+
 def _alarm(expression: str, threshold: float = 0.5, **props: object) -> MetricAlarm:
     spec = {
         "AlarmName": "a",
         "Metrics": [
-            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m1"},
-                                        "Period": 60, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "m2", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m2"},
-                                        "Period": 60, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "e", "Expression": expression, "ReturnData": True},
+            _metric("m1"), _metric("m2"), {"Id": "e", "Expression": expression, "ReturnData": True}
         ],
         "Threshold": threshold,
         "ComparisonOperator": "GreaterThanThreshold",
@@ -136,11 +138,7 @@ def _series(values: list[float | None]) -> dict[int, float]:
 
 
 def _points_of(expression: str, **series: list[float | None]) -> list[float | None]:
-    metrics = [
-        {"Id": name, "MetricStat": {"Metric": {"Namespace": "n", "MetricName": name},
-                                    "Period": 60, "Stat": "Sum"}, "ReturnData": False}
-        for name in series
-    ]  # fmt: skip
+    metrics = [_metric(name) for name in series]
     spec = {
         "AlarmName": "a",
         "Metrics": [*metrics, {"Id": "e", "Expression": expression, "ReturnData": True}],
@@ -238,10 +236,7 @@ def test_the_generated_stack_uses_only_documented_metric_math() -> None:
 def _windowed(stat: str = "Sum", minutes: int = 5) -> MetricAlarm:
     spec = {
         "AlarmName": "w",
-        "Metrics": [
-            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m1"},
-                                        "Period": 60 * minutes, "Stat": stat}},
-        ],
+        "Metrics": [{**_metric("m1", 60 * minutes, stat), "ReturnData": True}],
         "Threshold": 9.5,
         "ComparisonOperator": "GreaterThanThreshold",
         "EvaluationPeriods": 1,
@@ -274,13 +269,7 @@ def test_metrics_of_different_periods_in_one_alarm_are_refused() -> None:
     # AlarmThatSendsEmail.html: "Each metric must be using the same period."
     spec = {
         "AlarmName": "mixed",
-        "Metrics": [
-            {"Id": "a", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "a"},
-                                       "Period": 60, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "b", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "b"},
-                                       "Period": 300, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "e", "Expression": "a + b"},
-        ],
+        "Metrics": [_metric("a"), _metric("b", 300), {"Id": "e", "Expression": "a + b"}],
         "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold", "EvaluationPeriods": 1,
     }  # fmt: skip
     with pytest.raises(UnsupportedError, match="different periods"):
@@ -290,11 +279,7 @@ def test_metrics_of_different_periods_in_one_alarm_are_refused() -> None:
 def _stack(expression: str, period: int = 60, **props: object) -> dict[str, object]:
     alarm = {
         "AlarmName": "m",
-        "Metrics": [
-            {"Id": "m1", "MetricStat": {"Metric": {"Namespace": "n", "MetricName": "m1"},
-                                        "Period": period, "Stat": "Sum"}, "ReturnData": False},
-            {"Id": "e", "Expression": expression},
-        ],
+        "Metrics": [_metric("m1", period), {"Id": "e", "Expression": expression}],
         "Threshold": 0.5, "ComparisonOperator": "GreaterThanThreshold",
         "EvaluationPeriods": 1, "TreatMissingData": "notBreaching", **props,
     }  # fmt: skip
