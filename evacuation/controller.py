@@ -29,6 +29,7 @@ from evacuation.aws.ssm import ParameterReader
 from evacuation.aws.zonal_shift import ZonalShiftGateway
 from evacuation.azs import resolve_az_id
 from evacuation.config import Config
+from evacuation.detection.config import missing_dimension_sets, published_metrics
 from evacuation.errors import EvacuationError, InvalidRequestError, StateCorruptError
 from evacuation.executor import Executor, StepListener
 from evacuation.guards import kill_switch
@@ -510,6 +511,7 @@ class Controller:
         run = self._begin(deadline)
         observation = observe(self.config, run.gateways)
         problems = list(readiness_problems(self.config, observation))
+        problems += self._detection_problems(run)
         switch_off = self._automation_switch_off()
         results: list[Result] = []
         extended: list[str] = []
@@ -592,6 +594,22 @@ class Controller:
             tuple(restarted),
             tuple(announce),
         )
+
+    def _detection_problems(self, run: _Run) -> list[str]:
+        """The detection kit reads dimension sets the service must publish (README Detection):
+        one the service does not is an alarm with no data, silent in exactly the incident."""
+        detection = self.config.detection
+        if detection is None or detection.service is None:
+            return []
+        found: dict[str, set[frozenset[tuple[str, str]]]] = {}
+        for metric in published_metrics(detection):
+            try:
+                found[metric] = run.gateways.cloudwatch.dimension_sets(
+                    detection.service.namespace, metric, detection.service.dimensions
+                )
+            except EvacuationError as exc:
+                return [f"detection: could not list {detection.service.namespace}/{metric}: {exc}"]
+        return missing_dimension_sets(detection, found)
 
     def _ends_now(
         self,

@@ -46,6 +46,30 @@ class CloudWatchGateway:
             for name, alarm in self._describe(names).items()
         }
 
+    def dimension_sets(
+        self, namespace: str, metric: str, dimensions: Mapping[str, str]
+    ) -> set[frozenset[tuple[str, str]]]:
+        """The dimension sets `metric` was published with in the last 3 hours, among those that
+        carry `dimensions` (ListMetrics, RecentlyActive PT3H; a set that carries more
+        dimensions is listed too)."""
+        cloudwatch = self._clients.cloudwatch()
+        kwargs: dict[str, Any] = {
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dimensions.items())],
+            "RecentlyActive": "PT3H",
+        }
+        found: set[frozenset[tuple[str, str]]] = set()
+        while True:
+            response = self._call(
+                "cloudwatch.ListMetrics", partial(cloudwatch.list_metrics, **kwargs)
+            )
+            for listed in response.get("Metrics", []):
+                found.add(frozenset((d["Name"], d["Value"]) for d in listed.get("Dimensions", [])))
+            if not response.get("NextToken"):
+                return found
+            kwargs["NextToken"] = response["NextToken"]
+
     def _describe(self, names: Iterable[str]) -> Mapping[str, Mapping[str, Any]]:
         cloudwatch = self._clients.cloudwatch()
         wanted = sorted(set(names))

@@ -292,3 +292,47 @@ def with_detection_alarms(data: Any) -> Any:
             f"safety.regional_alarm is {regional}, but detection creates {names.regional}"
         )
     return {**data, "alarms": merged, "safety": {**safety, "regional_alarm": names.regional}}
+
+
+DimensionSets = Mapping[str, set[frozenset[tuple[str, str]]]]
+"""metric name -> the dimension sets CloudWatch lists for it (ListMetrics)."""
+
+
+def published_metrics(detection: DetectionConfig) -> list[str]:
+    """The service's metrics whose dimension sets readiness checks (none in load balancer
+    mode: AWS publishes those)."""
+    service = detection.service
+    if detection.source != "service" or service is None:
+        return []
+    names = [service.requests_metric, service.faults_metric]
+    if detection.has_latency and service.latency_metric is not None:
+        names.append(service.latency_metric)
+    return names
+
+
+def missing_dimension_sets(detection: DetectionConfig, found: DimensionSets) -> list[str]:
+    """One sentence per dimension set the alarms read that the service has not published in
+    the last 3 hours: `[*dimensions, az_dimension]` per AZ and `[*dimensions]` (the region's
+    total, which the outlier tests and the regional alarm read). A metric CloudWatch does not
+    have is no data for the alarms, not an alarm: the kit would be silent."""
+    service = detection.service
+    if service is None:
+        return []
+    base = frozenset(service.dimensions.items())
+    problems = []
+    for metric in published_metrics(detection):
+        sets = found.get(metric, set())
+        wanted = {"(no AZ: the region's total)": base} | {
+            az: base | {(service.az_dimension, az)} for az in detection.az_ids
+        }
+        absent = [label for label, dims in wanted.items() if dims not in sets]
+        if absent:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(base)) or "no other dimension"
+            problems.append(
+                f"detection: {service.namespace}/{metric} [{shown}] has not been published in "
+                f"the last 3 hours for {', '.join(absent)}: EMF must publish both dimension sets, "
+                f"[{', '.join(sorted(service.dimensions))}{', ' if base else ''}"
+                f"{service.az_dimension}] and [{', '.join(sorted(service.dimensions))}] "
+                "(README Detection)"
+            )
+    return problems
