@@ -13,6 +13,7 @@ from botocore.validate import ParamValidator
 
 from evacuation.config import parse_config
 from evacuation.detection.config import DetectionConfig
+from evacuation.detection.evaluate import StackEvaluator, State
 from evacuation.detection.generate import (
     MAX_EXPRESSIONS,
     MAX_METRIC_STATS,
@@ -217,3 +218,38 @@ def test_a_template_over_the_limits_is_refused(
     with pytest.raises(DetectionLimitError, match=message):
         check_limits(_alarm_with(stats, expressions, insights))
     check_limits(_alarm_with(10, 10))  # at the limits: accepted
+
+
+@pytest.mark.parametrize(
+    ("in_alarm", "isolated"),
+    [
+        # the whitepaper's recipe: availability with availability, latency with latency
+        ({"fault-rate", "fault-zscore", "faulting-hosts"}, True),
+        ({"fault-rate", "fault-share", "faulting-hosts"}, True),
+        ({"latency", "latency-zscore", "faulting-hosts"}, True),
+        ({"fault-rate", "latency-zscore", "faulting-hosts"}, False),
+        ({"latency", "fault-zscore", "fault-share", "faulting-hosts"}, False),
+        # more than one host, and not one host now
+        ({"fault-rate", "fault-zscore"}, False),
+        ({"fault-rate", "fault-zscore", "faulting-hosts", "one-host"}, False),
+        # seen failing from outside its hosts: no host evidence needed
+        ({"traffic-vanished"}, True),
+        ({"lb-faults"}, False),
+        ({"lb-faults", "lb-fault-zscore"}, True),
+    ],
+)
+def test_the_isolated_alarm_pairs_each_impact_with_its_own_outlier(
+    in_alarm: set[str], isolated: bool
+) -> None:
+    template = _template()
+    evaluator = StackEvaluator(template, {"LoadBalancer": "app/checkout-alb/0123456789abcdef"})
+    az = "use1-az1"
+    for name in evaluator.metric_alarms:
+        role = name.removeprefix(f"azevac-signal-checkout-{az}-")
+        evaluator.states[name] = State.ALARM if role in in_alarm else State.OK
+    evaluator._composites(0)  # the composites of this minute, children first
+    assert (evaluator.states[f"checkout-{az}-isolated-impact"] is State.ALARM) is isolated
+    # and another AZ's impact stops it
+    evaluator.states["azevac-signal-checkout-use1-az2-fault-rate"] = State.ALARM
+    evaluator._composites(1)
+    assert evaluator.states[f"checkout-{az}-isolated-impact"] is State.OK
