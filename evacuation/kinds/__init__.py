@@ -34,6 +34,8 @@ KINDS: tuple[Kind, ...] = (
 
 ENGINE_PERMISSIONS: tuple[Permission, ...] = (
     Permission("ReadOnlyNoResourceLevel", ("cloudwatch:DescribeAlarms",)),
+    # readiness: the EMF dimension sets the detection kit's alarms read (controller reconcile)
+    Permission("ReadOnlyNoResourceLevel", ("cloudwatch:ListMetrics",)),
     # an AZ name given by an operator is resolved to its ID
     Permission("ReadOnlyNoResourceLevel", ("ec2:DescribeAvailabilityZones",)),
     # azevac verify: no instance launched into the AZ since the evacuation began
