@@ -665,11 +665,15 @@ class MetricAlarm:
         """Datapoints in the evaluation range (see the module docstring)."""
         return self.evaluation_periods + 2
 
+    def _ends(self, t: int) -> range:
+        """The minutes at which the datapoints of the evaluation at minute t end, oldest first."""
+        k = self.period_minutes
+        return range(t - (self.span - 1) * k, t + 1, k)
+
     def evaluate(self, source: MetricSource, t: int, current: State) -> State:
         """The state at the end of minute t, the source read one minute at a time."""
-        k = self.period_minutes
         window = []
-        for end in range(t - (self.span - 1) * k, t + 1, k):
+        for end in self._ends(t):
             if end not in self._points:
                 self._points[end] = self.breaching(source, end) if end >= 0 else None
             window.append(self._points[end])
@@ -694,7 +698,7 @@ class MetricAlarm:
         state = State.INSUFFICIENT_DATA
         for t in minutes:
             window: list[bool | None] = []
-            for end in range(t - (self.span - 1) * k, t + 1, k):
+            for end in self._ends(t):
                 width = k - max(0, end - (t - delay))
                 if end < 0:
                     window.append(None)

@@ -327,12 +327,19 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
     blind_of: dict[str, list[str]] = {}
     for az in azs:
         # -- impact: the AZ's own rate of faults and of slow requests, minute by minute
-        fq, flt = sig.faults(az, "")
+        def fault_rate_queries(az: str = az) -> list[Any]:
+            """A fresh copy each time: metric_alarm marks the last query as returned."""
+            fq, flt = sig.faults(az, "")
+            return [
+                sig.requests(az, "req"),
+                *fq,
+                rate("req", flt, th.min_faults_per_minute, f"fault rate % {az}"),
+            ]
+
         metric_alarm(
             names.fault_rate[az],
             f"Fault rate (%) in {az} above {_num(th.fault_rate_percent)} {minutes}",
-            [sig.requests(az, "req"), *fq,
-             rate("req", flt, th.min_faults_per_minute, f"fault rate % {az}")],
+            fault_rate_queries(),
             th.fault_rate_percent,
             "GreaterThanThreshold",
         )  # fmt: skip
@@ -345,8 +352,7 @@ def build_template(workload: str, detection: DetectionConfig) -> Template:  # no
             names.early_impact[az],
             f"Fault rate (%) in {az} above {_num(th.fault_rate_percent)} ({early} of "
             f"{ev.evaluation_periods} minutes): the first sign of impact",
-            [sig.requests(az, "req"), *(dict(q) for q in fq),
-             rate("req", flt, th.min_faults_per_minute, f"fault rate % {az}")],
+            fault_rate_queries(),
             th.fault_rate_percent,
             "GreaterThanThreshold",
             datapoints=early,
